@@ -1,0 +1,21 @@
+//! # ores-actors
+//!
+//! The infrastructure actors of ores-rs, one module (and cargo feature) each. They are filled
+//! in by later milestones; today the crate only reserves their places.
+
+#[cfg(feature = "nats")]
+pub mod nats {
+    //! The supervised NATS connection actor (not yet implemented).
+}
+#[cfg(feature = "service")]
+pub mod service {
+    //! The service runner speaking the NATS service protocol (not yet implemented).
+}
+#[cfg(feature = "eventing")]
+pub mod eventing {
+    //! The PostgreSQL-backed event bus (not yet implemented).
+}
+#[cfg(feature = "connections")]
+pub mod connections {
+    //! The encrypted SQLite connection-bookmark store (not yet implemented).
+}

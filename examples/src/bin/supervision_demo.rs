@@ -1,0 +1,2 @@
+//! Supervision demo (placeholder).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Runnable examples of ores-rs. Each binary under `src/bin/` says in its header how to run it
+//! and what it prints.

@@ -1,0 +1,2 @@
+//! Supervision benchmark (placeholder).
+fn main() {}

@@ -1,0 +1,4 @@
+//! # ores-testkit
+//!
+//! Test isolation for ores-rs: a supervised tree per test, in its own PostgreSQL schema and
+//! NATS subject prefix. Filled in by the testkit milestone.
