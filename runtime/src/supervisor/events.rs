@@ -223,6 +223,17 @@ impl SupervisorEvents {
         })
     }
 
+    /// The next event if one is already waiting, without blocking.
+    pub fn try_recv(&mut self) -> Option<SupervisorEvent> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(ev) => return Some(ev),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Wait for the first event for which `pred` holds, skipping the others, for at most
     /// `timeout`. Returns `None` on timeout or when the stream closed.
     pub async fn wait_for(

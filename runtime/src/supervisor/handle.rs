@@ -87,10 +87,18 @@ impl<M: Message> SlotControl for Slot<M> {
 ///
 /// Delivery is at most once, as with any actor: a message accepted by an incarnation that
 /// then fails before handling it is lost with that incarnation.
-#[derive(Debug)]
 pub struct ChildHandle<M> {
     slot: Arc<Slot<M>>,
     wait: Duration,
+}
+
+impl<M> std::fmt::Debug for ChildHandle<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildHandle")
+            .field("slot", &self.slot)
+            .field("wait", &self.wait)
+            .finish()
+    }
 }
 
 impl<M> Clone for ChildHandle<M> {
