@@ -114,6 +114,34 @@ impl ConfigError {
         }
     }
 
+    /// Whether the error lost its key and its source (as inside `#[serde(flatten)]`).
+    pub(crate) fn is_unattributed(&self) -> bool {
+        match self {
+            Self::InvalidValue { key, origin, .. } | Self::Rejected { key, origin, .. } => {
+                key.is_empty() && *origin == ConfigSource::Unknown
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `self` and `other` report the same bad value, ignoring key and source.
+    pub(crate) fn is_same_problem(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                Self::InvalidValue {
+                    expected, found, ..
+                },
+                Self::InvalidValue {
+                    expected: e,
+                    found: f,
+                    ..
+                },
+            ) => expected == e && found == f,
+            (Self::Rejected { message, .. }, Self::Rejected { message: m, .. }) => message == m,
+            _ => false,
+        }
+    }
+
     fn from_one(error: figment::Error) -> Self {
         let origin = origin(&error);
         let mut key = error.path.join(".");

@@ -11,6 +11,7 @@ use super::env::OresEnv;
 use super::error::{ConfigError, ConfigSource};
 use super::file;
 use super::layer::Layer;
+use super::settings::OresConfig;
 
 /// Builds a configuration from layers, each beating the ones before it:
 ///
@@ -125,10 +126,32 @@ impl ConfigLoader {
     /// [`ConfigError::MalformedToml`] for a file; [`ConfigError::InvalidValue`],
     /// [`ConfigError::MissingValue`] or [`ConfigError::Rejected`] when the merged values do not
     /// fit `T`. Only the first error is reported.
+    ///
+    /// Serde's `#[serde(flatten)]` hides the key and the source of a bad value from the
+    /// loader; when `T` flattens [`OresConfig`](super::OresConfig), errors in the ORE sections
+    /// are still reported with both.
     pub fn load<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        self.figment()?
-            .extract_lossy()
-            .map_err(ConfigError::from_figment)
+        let figment = self.figment()?;
+        figment.extract_lossy().map_err(|error| {
+            let error = ConfigError::from_figment(error);
+            if !error.is_unattributed() {
+                return error;
+            }
+            // Serde's `flatten` hides the key and the source of a bad value. When `T` flattens
+            // `OresConfig` and the same problem shows in the ORE sections alone, report that
+            // attributed copy instead.
+            match figment.extract_lossy::<OresConfig>() {
+                Err(ores) => {
+                    let ores = ConfigError::from_figment(ores);
+                    if ores.is_same_problem(&error) {
+                        ores
+                    } else {
+                        error
+                    }
+                }
+                Ok(_) => error,
+            }
+        })
     }
 
     fn figment(&self) -> Result<Figment, ConfigError> {

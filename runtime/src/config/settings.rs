@@ -1,5 +1,8 @@
 //! The settings every ORE service shares: NATS, PostgreSQL and logging.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
 /// The configuration every ORE service shares.
@@ -32,6 +35,7 @@ pub struct NatsSettings {
     pub wire_format: WireFormat,
     /// Default request timeout in milliseconds (`nats.request_timeout_ms`,
     /// `ORES_NATS_REQUEST_TIMEOUT_MS`); `None` leaves the choice to the NATS client layer.
+    #[serde(deserialize_with = "millis")]
     pub request_timeout_ms: Option<u64>,
 }
 
@@ -49,6 +53,48 @@ impl Default for NatsSettings {
             request_timeout_ms: None,
         }
     }
+}
+
+/// An optional number of milliseconds, from an integer or a string of digits. Strings are
+/// accepted here rather than left to the loader's conversion so that the value also loads when
+/// [`OresConfig`] is `#[serde(flatten)]`ed into another struct, where that conversion is lost.
+fn millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct Millis;
+
+    impl de::Visitor<'_> for Millis {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a non-negative integer")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    deserializer.deserialize_any(Millis)
 }
 
 /// The encoding of message bodies on NATS; both sides must agree.
