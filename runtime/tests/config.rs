@@ -617,3 +617,31 @@ fn flattened_ores_config_errors_name_key_and_source() {
          expected a non-negative integer, found `-3`"
     );
 }
+
+#[test]
+fn documented_toml_example_loads() -> anyhow::Result<()> {
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))?;
+    let start = guide
+        .find("# /etc/ores/refdata.toml")
+        .ok_or_else(|| anyhow::anyhow!("no example"))?;
+    let end = start
+        + guide[start..]
+            .find("```")
+            .ok_or_else(|| anyhow::anyhow!("unclosed"))?;
+    let (_dir, path) = toml_file("refdata.toml", &guide[start..end])?;
+    let cfg: RefdataConfig = ConfigLoader::for_app("refdata")
+        .env_vars(Vec::<(String, String)>::new())
+        .file(&path)
+        .load()?;
+    assert_eq!(
+        cfg.ores.nats.subject_prefix.as_deref(),
+        Some("ores.prod.eu1")
+    );
+    assert_eq!(cfg.ores.nats.request_timeout_ms, Some(10_000));
+    assert_eq!(cfg.ores.log.format, LogFormat::Json);
+    assert_eq!(cfg.refdata.page_size, 50);
+    Ok(())
+}
