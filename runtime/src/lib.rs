@@ -6,4 +6,5 @@
 
 pub mod config;
 pub mod exit;
+pub mod notify;
 pub mod telemetry;
