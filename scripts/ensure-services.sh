@@ -225,49 +225,56 @@ pg_server_bins_present() {
     command -v pg_ctlcluster >/dev/null 2>&1 && compgen -G '/etc/postgresql/*/*/postgresql.conf' >/dev/null
 }
 
+# Sets PG_CLUSTER (its config dir), PG_CLUSTER_VERSION and PG_CLUSTER_NAME: the cluster
+# configured for $PG_PORT, else the first `main`, else the first one.
+find_cluster() {
+    local conf
+    PG_CLUSTER=""
+    for conf in /etc/postgresql/*/*/postgresql.conf; do
+        [[ -f "$conf" ]] || continue
+        if grep -Eq "^[[:space:]]*port[[:space:]]*=[[:space:]]*$PG_PORT\b" "$conf"; then
+            PG_CLUSTER="$(dirname "$conf")"
+            break
+        fi
+    done
+    if [[ -z "$PG_CLUSTER" ]]; then
+        conf="$(ls -d /etc/postgresql/*/main/postgresql.conf /etc/postgresql/*/*/postgresql.conf 2>/dev/null | head -n1 || true)"
+        [[ -n "$conf" ]] || die "no PostgreSQL cluster under /etc/postgresql: create one with \`pg_createcluster <version> main --start\`"
+        PG_CLUSTER="$(dirname "$conf")"
+        say "warning: no PostgreSQL cluster is configured for port $PG_PORT; using $PG_CLUSTER"
+    fi
+    PG_CLUSTER_NAME="$(basename "$PG_CLUSTER")"
+    PG_CLUSTER_VERSION="$(basename "$(dirname "$PG_CLUSTER")")"
+}
+
 start_postgres() {
-    local cluster version name
     if ! pg_server_bins_present; then
         apt_install postgresql
         PG_INSTALLED_HERE=1
         pg_server_bins_present || die "no PostgreSQL cluster under /etc/postgresql after installing postgresql"
     fi
-    # Prefer the cluster configured for our port, else the first `main`, else the first one.
-    cluster=""
-    for conf in /etc/postgresql/*/*/postgresql.conf; do
-        if grep -Eq "^[[:space:]]*port[[:space:]]*=[[:space:]]*$PG_PORT\b" "$conf"; then
-            cluster="$(dirname "$conf")"
-            break
-        fi
-    done
-    if [[ -z "$cluster" ]]; then
-        cluster="$(dirname "$(ls -d /etc/postgresql/*/main/postgresql.conf 2>/dev/null | head -n1)")"
-        [[ "$cluster" != . ]] || cluster="$(dirname "$(ls -d /etc/postgresql/*/*/postgresql.conf | head -n1)")"
-        say "warning: no PostgreSQL cluster is configured for port $PG_PORT; starting $cluster"
-    fi
-    name="$(basename "$cluster")"
-    version="$(basename "$(dirname "$cluster")")"
-    say "starting PostgreSQL cluster $version/$name"
-    if ! pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start >&2; then
-        # Already running (but not answering on our port), or failed: report and let the wait decide.
-        say "warning: \`pg_ctlcluster $version $name start\` failed"
-    fi
-    if ((PG_INSTALLED_HERE == 1)); then
-        allow_local_trust "$cluster" "$version" "$name"
+    find_cluster
+    say "starting PostgreSQL cluster $PG_CLUSTER_VERSION/$PG_CLUSTER_NAME"
+    if ! pg_ctlcluster --skip-systemctl-redirect "$PG_CLUSTER_VERSION" "$PG_CLUSTER_NAME" start >&2; then
+        # Already running (but not answering on our port), or failed: the wait below decides.
+        say "warning: \`pg_ctlcluster $PG_CLUSTER_VERSION $PG_CLUSTER_NAME start\` failed"
     fi
     if ! wait_until "$WAIT_SECS" pg_ready; then
-        die "PostgreSQL did not answer at $PG_HOST:$PG_PORT within ${WAIT_SECS}s; see /var/log/postgresql/postgresql-$version-$name.log"
+        die "PostgreSQL did not answer at $PG_HOST:$PG_PORT within ${WAIT_SECS}s; see /var/log/postgresql/postgresql-$PG_CLUSTER_VERSION-$PG_CLUSTER_NAME.log"
     fi
 }
 
 # A freshly installed Debian cluster asks for passwords over TCP; the tests connect as
 # postgres@127.0.0.1 without one (as on the project's machines), so trust loopback there.
 allow_local_trust() {
-    local cluster="$1" version="$2" name="$3" hba="$1/pg_hba.conf"
+    local hba
+    find_cluster
+    hba="$PG_CLUSTER/pg_hba.conf"
     [[ -f "$hba" ]] || return 0
     say "allowing password-less loopback connections in $hba (fresh install)"
     sed -i -E 's/^(host[[:space:]]+all[[:space:]]+all[[:space:]]+(127\.0\.0\.1\/32|::1\/128)[[:space:]]+).*/\1trust/' "$hba"
-    pg_ctlcluster --skip-systemctl-redirect "$version" "$name" reload >&2 || true
+    pg_ctlcluster --skip-systemctl-redirect "$PG_CLUSTER_VERSION" "$PG_CLUSTER_NAME" reload >&2 || true
+    sleep 1
 }
 
 ensure_database() {
@@ -315,7 +322,10 @@ ensure_postgres() {
         fi
         start_postgres
     fi
-    # pg_isready says "no" for a missing database only on some versions; check by query.
+    if ((PG_INSTALLED_HERE == 1)) && is_root; then
+        allow_local_trust
+    fi
+    # pg_isready answers without checking the database, so check it by query.
     ensure_database
 }
 
@@ -334,4 +344,7 @@ main() {
     ensure_postgres
 }
 
-main "$@"
+# Sourcing the file (e.g. to test parse_url) defines the functions without running anything.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi
