@@ -124,6 +124,7 @@ apt_install() {
 nats_info() {
     local host="$1" port="$2" rc=0 out
     # The subshell is bounded by `timeout`, so a silent or filtered host cannot hang us.
+    # shellcheck disable=SC2016 # $0/$1 expand in the inner shell
     out="$(timeout 4 bash -c '
         exec 3<>"/dev/tcp/$0/$1" || exit 1
         IFS= read -r -t 2 line <&3 || exit 3
@@ -164,6 +165,7 @@ start_nats() {
     mkdir -p "$store" "$(dirname "$log")"
     say "starting nats-server on $host:$port (JetStream store $store, log $log)"
     # Detached from this shell so it outlives the script (and CI steps that run it).
+    # shellcheck disable=SC2094 # start-up errors go to stderr before the server opens its log
     setsid nohup "$bin" -a "$host" -p "$port" -js -sd "$store" -l "$log" \
         </dev/null >>"$log" 2>&1 &
     local pid=$! deadline=$((SECONDS + WAIT_SECS))
@@ -238,6 +240,7 @@ find_cluster() {
         fi
     done
     if [[ -z "$PG_CLUSTER" ]]; then
+        # shellcheck disable=SC2012 # Debian's cluster paths are plain names
         conf="$(ls -d /etc/postgresql/*/main/postgresql.conf /etc/postgresql/*/*/postgresql.conf 2>/dev/null | head -n1 || true)"
         [[ -n "$conf" ]] || die "no PostgreSQL cluster under /etc/postgresql: create one with \`pg_createcluster <version> main --start\`"
         PG_CLUSTER="$(dirname "$conf")"
