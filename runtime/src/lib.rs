@@ -6,5 +6,6 @@
 
 pub mod config;
 pub mod exit;
+pub mod notify;
 pub mod supervisor;
 pub mod telemetry;
