@@ -1,4 +1,5 @@
 //! Backoff between restarts, on tokio's paused clock (no real waiting).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Ordered start, reverse-order shutdown, failing starts and dynamic children.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Permanent, transient and temporary children; restart intensity and escalation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

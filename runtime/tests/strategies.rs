@@ -1,4 +1,5 @@
 //! One-for-one, one-for-all and rest-for-one.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
