@@ -7,5 +7,6 @@
 pub mod config;
 pub mod exit;
 pub mod notify;
+pub mod runtime;
 pub mod supervisor;
 pub mod telemetry;
