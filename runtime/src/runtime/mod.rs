@@ -30,7 +30,10 @@ mod signal;
 
 use std::ffi::OsString;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Mutex;
 
 pub use signal::ShutdownSignal;
 
@@ -173,14 +176,21 @@ impl RuntimeBuilder {
     /// Start the tree (every child has finished `pre_start` when this returns), then tell
     /// systemd `READY=1` when `$NOTIFY_SOCKET` is set.
     ///
+    /// The SIGINT, SIGTERM and SIGQUIT listeners are installed before the tree starts, so a
+    /// signal that arrives at any time after `start` is seen by
+    /// [`RuntimeHandle::run_until_signal`], and does not kill the process.
+    ///
     /// # Errors
+    /// [`RuntimeError::Signals`] when the signal listeners cannot be installed;
     /// [`RuntimeError::Start`] naming the child that failed to start.
     pub async fn start(self) -> Result<RuntimeHandle, RuntimeError> {
+        let signals = SignalListener::install().map_err(RuntimeError::Signals)?;
         let root = self.root.spawn().await.map_err(RuntimeError::Start)?;
         let handle = RuntimeHandle {
             root,
             shutdown_timeout: self.shutdown_timeout,
             notify: self.notify,
+            signals: Arc::new(Mutex::new(signals)),
         };
         handle.notify(notify::READY);
         tracing::info!(target: "ores_runtime", supervisor = handle.root.name(), "runtime ready");
@@ -194,6 +204,7 @@ pub struct RuntimeHandle {
     root: Supervisor,
     shutdown_timeout: Duration,
     notify: NotifyTarget,
+    signals: Arc<Mutex<SignalListener>>,
 }
 
 impl RuntimeHandle {
@@ -224,10 +235,8 @@ impl RuntimeHandle {
     /// Run until SIGINT, SIGTERM or SIGQUIT arrives, then shut down in order. Also returns
     /// when the tree ends by itself (for instance when the root supervisor gives up).
     pub async fn run_until_signal(self) -> RunOutcome {
-        let mut signals = match SignalListener::install() {
-            Ok(s) => s,
-            Err(e) => return RunOutcome::Error(RuntimeError::Signals(e)),
-        };
+        let signals = Arc::clone(&self.signals);
+        let mut signals = signals.lock().await;
         tokio::select! {
             sig = signals.recv() => {
                 tracing::info!(target: "ores_runtime", signal = %sig, "shutdown signal received; stopping the tree in order");
