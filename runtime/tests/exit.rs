@@ -142,3 +142,15 @@ fn process_exits_with_the_code() {
         assert_eq!(status.code(), Some(i32::from(code)), "{code:?}");
     }
 }
+
+#[test]
+fn configuration_errors_exit_with_code_2() {
+    use ores_runtime::config::ConfigLoader;
+    use ores_runtime::exit::{ExitCode, ToExitCode};
+    let err = ConfigLoader::new()
+        .env_vars([("ORES_NATS_WIRE_FORMAT", "xml")])
+        .load::<ores_runtime::OresConfig>()
+        .unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::Config);
+    assert_eq!(err.exit_code().code(), 2);
+}

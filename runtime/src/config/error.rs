@@ -243,3 +243,10 @@ fn describe_actual(actual: &Actual) -> String {
         other => format!("{other}"),
     }
 }
+
+impl crate::exit::ToExitCode for ConfigError {
+    /// Every configuration error exits with ORE's configuration code, 2.
+    fn exit_code(&self) -> crate::exit::ExitCode {
+        crate::exit::ExitCode::Config
+    }
+}
