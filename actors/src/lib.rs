@@ -3,6 +3,8 @@
 //! The infrastructure actors of ores-rs, one module (and cargo feature) each. They are filled
 //! in by later milestones; today the crate only reserves their places.
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "nats")]
 pub mod nats {
     //! The supervised NATS connection actor (not yet implemented).

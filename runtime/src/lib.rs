@@ -52,6 +52,8 @@
 //! - [`exit`]: ORE's process exit codes;
 //! - [`notify`]: the systemd notification protocol.
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod exit;
 pub mod notify;

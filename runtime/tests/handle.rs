@@ -7,9 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ores_runtime::supervisor::{
-    Backoff, ChildStatus, HandleError, Supervisor, SupervisorEvent,
-};
+use ores_runtime::supervisor::{Backoff, ChildStatus, HandleError, Supervisor, SupervisorEvent};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 #[tokio::test]
@@ -18,7 +16,12 @@ async fn the_handle_follows_the_child_across_restarts() {
     let spec = Worker::new("w", &journal).spec();
     let h = spec.handle();
     assert_eq!(h.status(), ChildStatus::Restarting, "not started yet");
-    let tree = Supervisor::builder("follow").backoff(Backoff::none()).child(spec).spawn().await.unwrap();
+    let tree = Supervisor::builder("follow")
+        .backoff(Backoff::none())
+        .child(spec)
+        .spawn()
+        .await
+        .unwrap();
     let mut events = tree.events();
     let first = h.current().unwrap().get_id();
     let mut incarnations = vec![ping(&h).await];
@@ -44,15 +47,25 @@ async fn send_waits_for_a_restarting_child_and_try_send_fails_fast() {
         .spec()
         .backoff(Backoff::exponential(Duration::from_secs(2), Duration::from_secs(2)).unwrap());
     let h = spec.handle();
-    let tree = Supervisor::builder("wait").child(spec).spawn().await.unwrap();
+    let tree = Supervisor::builder("wait")
+        .child(spec)
+        .spawn()
+        .await
+        .unwrap();
     let mut events = tree.events();
     h.send(WorkerMsg::Panic).await.unwrap();
-    expect(&mut events, "restarting", |e| matches!(e, SupervisorEvent::Restarting { .. })).await;
+    expect(&mut events, "restarting", |e| {
+        matches!(e, SupervisorEvent::Restarting { .. })
+    })
+    .await;
     assert_eq!(h.status(), ChildStatus::Restarting);
 
     // Fail fast: the message comes back at once.
     match h.try_send(WorkerMsg::Record("early".into())) {
-        Err(HandleError::Restarting { child, msg: WorkerMsg::Record(m) }) => {
+        Err(HandleError::Restarting {
+            child,
+            msg: WorkerMsg::Record(m),
+        }) => {
             assert_eq!((child.as_str(), m.as_str()), ("w", "early"));
         }
         other => panic!("expected Restarting, got {other:?}"),
@@ -60,7 +73,11 @@ async fn send_waits_for_a_restarting_child_and_try_send_fails_fast() {
     // Waiting: delivered to the new incarnation once it is up, 2 s later (paused clock).
     let t0 = tokio::time::Instant::now();
     h.send(WorkerMsg::Record("waited".into())).await.unwrap();
-    assert!(t0.elapsed() >= Duration::from_millis(1900), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        t0.elapsed()
+    );
     ping(&h).await;
     assert!(journal.snapshot().contains(&"w:waited".to_string()));
     assert!(!journal.snapshot().contains(&"w:early".to_string()));
@@ -74,10 +91,17 @@ async fn send_gives_the_message_back_when_the_wait_bound_passes() {
         .spec()
         .backoff(Backoff::exponential(Duration::from_secs(60), Duration::from_secs(60)).unwrap());
     let h = spec.handle().with_wait(Duration::from_secs(1));
-    let tree = Supervisor::builder("bound").child(spec).spawn().await.unwrap();
+    let tree = Supervisor::builder("bound")
+        .child(spec)
+        .spawn()
+        .await
+        .unwrap();
     let mut events = tree.events();
     h.send(WorkerMsg::Panic).await.unwrap();
-    expect(&mut events, "restarting", |e| matches!(e, SupervisorEvent::Restarting { .. })).await;
+    expect(&mut events, "restarting", |e| {
+        matches!(e, SupervisorEvent::Restarting { .. })
+    })
+    .await;
     let err = h.send(WorkerMsg::Record("late".into())).await.unwrap_err();
     assert_eq!(err.to_string(), "child `w` was not running again within 1s");
     assert!(matches!(err.into_msg(), Some(WorkerMsg::Record(m)) if m == "late"));
@@ -91,17 +115,27 @@ async fn a_waiting_send_fails_at_once_when_the_child_goes_away() {
         .spec()
         .backoff(Backoff::exponential(Duration::from_secs(60), Duration::from_secs(60)).unwrap());
     let h = spec.handle().with_wait(Duration::from_secs(600));
-    let tree = Supervisor::builder("gone").child(spec).spawn().await.unwrap();
+    let tree = Supervisor::builder("gone")
+        .child(spec)
+        .spawn()
+        .await
+        .unwrap();
     let mut events = tree.events();
     h.send(WorkerMsg::Panic).await.unwrap();
-    expect(&mut events, "restarting", |e| matches!(e, SupervisorEvent::Restarting { .. })).await;
+    expect(&mut events, "restarting", |e| {
+        matches!(e, SupervisorEvent::Restarting { .. })
+    })
+    .await;
     let waiting = tokio::spawn({
         let h = h.clone();
         async move { h.send(WorkerMsg::Record("x".into())).await }
     });
     tree.terminate_child("w").await.unwrap();
     let result = tokio::time::timeout(WAIT, waiting).await.unwrap().unwrap();
-    assert!(matches!(result, Err(HandleError::Gone { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(HandleError::Gone { .. })),
+        "{result:?}"
+    );
 }
 
 /// An actor that collects the supervision events it is sent.
@@ -163,13 +197,22 @@ async fn events_can_be_delivered_to_an_actor_in_order() {
     let journal = Journal::default();
     let spec = Worker::new("w", &journal).spec();
     let h = spec.handle();
-    let tree = Supervisor::builder("observed").backoff(Backoff::none()).child(spec).spawn().await.unwrap();
+    let tree = Supervisor::builder("observed")
+        .backoff(Backoff::none())
+        .child(spec)
+        .spawn()
+        .await
+        .unwrap();
     let (done_tx, done) = tokio::sync::oneshot::channel();
     let (listener, _) = Actor::spawn(None, Listener, done_tx).await.unwrap();
     tree.events().forward_to(listener.clone());
     h.send(WorkerMsg::Fail).await.unwrap();
     tokio::time::timeout(WAIT, done).await.unwrap().unwrap();
-    let seen = listener.call(ListenerMsg::Seen, Some(WAIT)).await.unwrap().unwrap();
+    let seen = listener
+        .call(ListenerMsg::Seen, Some(WAIT))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(seen, ["failed", "restarting", "started"]);
     tree.shutdown(WAIT).await.unwrap();
     listener.stop(None);

@@ -38,25 +38,44 @@ async fn a_restart_is_logged_as_failed_restarting_started() {
     let journal = Journal::default();
     let spec = Worker::new("w", &journal).spec();
     let h = spec.handle();
-    let tree = Supervisor::builder("logged").backoff(Backoff::none()).child(spec).spawn().await.unwrap();
+    let tree = Supervisor::builder("logged")
+        .backoff(Backoff::none())
+        .child(spec)
+        .spawn()
+        .await
+        .unwrap();
     let mut events = tree.events();
     h.send(WorkerMsg::Fail).await.unwrap();
     expect(&mut events, "restart", is_started("w")).await;
     tree.shutdown(WAIT).await.unwrap();
 
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<serde_json::Value> =
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let messages: Vec<&str> =
-        lines.iter().map(|l| l["fields"]["message"].as_str().unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["fields"]["message"].as_str().unwrap())
+        .collect();
     assert_eq!(
         messages,
-        ["child started", "child failed", "restarting child after backoff", "child started"],
+        [
+            "child started",
+            "child failed",
+            "restarting child after backoff",
+            "child started"
+        ],
         "{text}"
     );
     assert_eq!(lines[1]["level"], "WARN");
     assert_eq!(lines[1]["fields"]["child"], "w");
     assert_eq!(lines[1]["fields"]["supervisor"], "logged");
-    assert!(lines[1]["fields"]["reason"].as_str().unwrap().contains("w was told to fail"));
+    assert!(
+        lines[1]["fields"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("w was told to fail")
+    );
     assert_eq!(lines[2]["fields"]["attempt"], 1);
 }

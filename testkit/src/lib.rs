@@ -2,3 +2,5 @@
 //!
 //! Test isolation for ores-rs: a supervised tree per test, in its own PostgreSQL schema and
 //! NATS subject prefix. Filled in by the testkit milestone.
+
+#![deny(missing_docs)]
