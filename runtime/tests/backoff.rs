@@ -170,8 +170,53 @@ async fn a_child_that_keeps_failing_to_start_is_retried_with_backoff_until_inten
     .await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn failed_starts_after_a_quiet_period_still_back_off_exponentially() {
+    let journal = Journal::default();
+    let worker = Worker::new("w", &journal);
+    let fail_starts = worker.fail_starts.clone();
+    let spec = worker.spec();
+    let h = spec.handle();
+    let tree = Supervisor::builder("quiet-then-down")
+        .backoff(
+            Backoff::exponential(MS(100), MS(10_000))
+                .unwrap()
+                .reset_after(Duration::from_secs(5)),
+        )
+        .child(spec)
+        .spawn()
+        .await
+        .unwrap();
+    let mut events = tree.events();
+    tokio::time::sleep(Duration::from_secs(60)).await; // a long healthy run
+    fail_starts.store(3, std::sync::atomic::Ordering::SeqCst);
+    h.send(WorkerMsg::Panic).await.unwrap();
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        let ev = expect(&mut events, "restarting", |e| {
+            matches!(e, SupervisorEvent::Restarting { .. })
+        })
+        .await;
+        let SupervisorEvent::Restarting { delay, .. } = ev else {
+            unreachable!()
+        };
+        delays.push(delay);
+    }
+    assert_eq!(
+        delays,
+        [MS(100), MS(200), MS(400), MS(800)],
+        "a failed start is not a quiet period"
+    );
+    expect(&mut events, "up again", is_started("w")).await;
+    tree.shutdown(WAIT).await.unwrap();
+}
+
 #[test]
 fn policy_values_are_checked() {
+    assert_eq!(
+        Backoff::exponential(Duration::ZERO, MS(5)).unwrap_err(),
+        InvalidPolicy::ZeroMin
+    );
     assert_eq!(
         Backoff::exponential(MS(10), MS(5)).unwrap_err().to_string(),
         "backoff minimum `10ms` is larger than its maximum `5ms`"

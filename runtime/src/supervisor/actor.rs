@@ -46,6 +46,7 @@ pub(crate) struct SupervisorArgs {
     pub(crate) children: Vec<ErasedChild>,
     pub(crate) events: EventSender,
     pub(crate) rng_seed: Option<u64>,
+    pub(crate) nested: bool,
     pub(crate) exit: Arc<watch::Sender<Option<TreeExit>>>,
 }
 
@@ -56,7 +57,9 @@ pub(crate) struct SupervisorActor;
 struct Child {
     spec: ErasedChild,
     cell: Option<ActorCell>,
-    started_at: Instant,
+    /// When the current or last incarnation started; `None` after a failed start, so that a
+    /// child that keeps failing to start never counts as having been quiet.
+    started_at: Option<Instant>,
     attempt: u32,
     pending: Option<u64>,
 }
@@ -73,6 +76,9 @@ pub(crate) struct State {
     rng: StdRng,
     next_token: u64,
     stopping: bool,
+    /// A nested supervisor's parent may start it again, so when it stops, its children's
+    /// handles wait for them (`Restarting`) instead of reporting them `Gone`.
+    nested: bool,
     exit: Arc<watch::Sender<Option<TreeExit>>>,
 }
 
@@ -105,29 +111,33 @@ impl Actor for SupervisorActor {
             },
             next_token: 0,
             stopping: false,
+            nested: args.nested,
             exit: args.exit,
         };
-        for spec in args.children {
-            if state.children.iter().any(|c| c.spec.id == spec.id) {
-                state.stop_all().await;
+        // Refuse duplicate ids before anything starts.
+        for (i, spec) in args.children.iter().enumerate() {
+            if args.children[..i].iter().any(|c| c.id == spec.id) {
                 return Err(Box::new(SupervisorError::DuplicateChild {
                     supervisor: state.name.to_string(),
                     child: spec.id.to_string(),
                 }));
             }
+        }
+        for spec in args.children {
             let id = Arc::clone(&spec.id);
             state.children.push(Child::new(spec));
             let idx = state.children.len() - 1;
-            if let Err(reason) = state.start_one(&myself, idx).await {
+            if let Err(error) = state.start_one(&myself, idx).await {
                 state.stop_all().await;
-                state
-                    .exit
-                    .send_replace(Some(TreeExit::Failed(reason.clone())));
-                return Err(Box::new(SupervisorError::ChildStartFailed {
+                let error = SupervisorError::ChildStartFailed {
                     supervisor: state.name.to_string(),
                     child: id.to_string(),
-                    reason,
-                }));
+                    error,
+                };
+                state
+                    .exit
+                    .send_replace(Some(TreeExit::Failed(error.to_string())));
+                return Err(Box::new(error));
             }
         }
         Ok(state)
@@ -209,7 +219,7 @@ impl Child {
         Self {
             spec,
             cell: None,
-            started_at: Instant::now(),
+            started_at: None,
             attempt: 0,
             pending: None,
         }
@@ -243,7 +253,7 @@ impl State {
         &mut self,
         myself: &ActorRef<SupervisorMsg>,
         idx: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), ActorProcessingErr> {
         let child = &mut self.children[idx];
         let ctx = ChildContext {
             supervisor: myself.get_cell(),
@@ -256,14 +266,20 @@ impl State {
             .await;
         let cell = match started {
             Ok(Ok(cell)) => cell,
-            Ok(Err(e)) => return Err(error_chain(&*e)),
-            Err(panic) => return Err(panic_message(panic)),
+            Ok(Err(e)) => {
+                child.started_at = None;
+                return Err(unwrap_spawn_err(e));
+            }
+            Err(panic) => {
+                child.started_at = None;
+                return Err(panic_message(panic).into());
+            }
         };
         let linked = cell.try_get_supervisor().map(|s| s.get_id()) == Some(myself.get_id());
         if !linked {
             cell.link(myself.get_cell());
         }
-        child.started_at = Instant::now();
+        child.started_at = Some(Instant::now());
         child.spec.slot.running(&cell);
         child.cell = Some(cell);
         let event = SupervisorEvent::Started {
@@ -274,7 +290,8 @@ impl State {
         Ok(())
     }
 
-    /// Stop child `idx` according to its shutdown spec. Returns whether it had to be killed.
+    /// Stop child `idx` according to its shutdown spec, and emit `Stopped` saying whether it
+    /// had to be killed.
     async fn stop_one(&mut self, idx: usize) {
         let child = &mut self.children[idx];
         child.pending = None;
@@ -310,12 +327,15 @@ impl State {
         self.emit(event);
     }
 
-    /// Stop every child in reverse start order; their handles report them gone.
+    /// Stop every child in reverse start order; their handles report them gone (or, under a
+    /// nested supervisor that its parent may restart, restarting).
     async fn stop_all(&mut self) {
         self.stopping = true;
         for idx in (0..self.children.len()).rev() {
             self.stop_one(idx).await;
-            self.children[idx].spec.slot.gone();
+            if !self.nested {
+                self.children[idx].spec.slot.gone();
+            }
         }
     }
 
@@ -346,13 +366,13 @@ impl State {
         }
         self.children.push(Child::new(spec));
         let idx = self.children.len() - 1;
-        if let Err(reason) = self.start_one(myself, idx).await {
+        if let Err(error) = self.start_one(myself, idx).await {
             let child = self.children.remove(idx);
             child.spec.slot.gone();
             return Err(SupervisorError::ChildStartFailed {
                 supervisor: self.name.to_string(),
                 child: child.spec.id.to_string(),
-                reason,
+                error,
             });
         }
         Ok(())
@@ -474,7 +494,10 @@ impl State {
         let unit: f64 = self.rng.random();
         let child = &mut self.children[idx];
         let backoff = child.spec.backoff.unwrap_or(self.backoff);
-        if now.duration_since(child.started_at) >= backoff.reset_period() {
+        if child
+            .started_at
+            .is_some_and(|t| now.duration_since(t) >= backoff.reset_period())
+        {
             child.attempt = 0;
         }
         let delay = backoff.delay(child.attempt, unit);
@@ -520,12 +543,18 @@ impl State {
                 continue; // re-scheduled by a failure earlier in this loop
             }
             self.children[idx].pending = None;
-            if let Err(reason) = self.start_one(myself, idx).await {
+            if let Err(error) = self.start_one(myself, idx).await {
                 self.emit(SupervisorEvent::Failed {
                     supervisor: Arc::clone(&self.name),
                     child: Arc::clone(&id),
-                    reason,
+                    reason: error_chain(&*error),
                 });
+                if self.strategy != Strategy::OneForOne {
+                    // The children after it depend on it: do not start them now. The new
+                    // restart (after backoff) takes in the group again.
+                    self.children[idx].spec.slot.restarting();
+                    return self.schedule_restart(myself, idx).await;
+                }
                 failed.push(id);
             }
         }
@@ -582,7 +611,20 @@ impl Drop for State {
     }
 }
 
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+/// A `pre_start` failure reaches us wrapped in ractor's `SpawnErr::StartupFailed`; keep the
+/// actor's own error, so that callers can downcast it.
+pub(crate) fn unwrap_spawn_err(e: ActorProcessingErr) -> ActorProcessingErr {
+    match e.downcast::<ractor::SpawnErr>() {
+        Ok(spawn) => match *spawn {
+            ractor::SpawnErr::StartupFailed(inner) => inner,
+            other => Box::new(other),
+        },
+        Err(e) => e,
+    }
+}
+
+/// An error and its sources, joined by `: `, without repeating a source already printed.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

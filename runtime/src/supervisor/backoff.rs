@@ -37,8 +37,12 @@ impl Backoff {
     /// 60 seconds of quiet.
     ///
     /// # Errors
-    /// [`InvalidPolicy::MinAboveMax`] when `min > max`.
+    /// [`InvalidPolicy::ZeroMin`] when `min` is zero, [`InvalidPolicy::MinAboveMax`] when
+    /// `min > max`.
     pub fn exponential(min: Duration, max: Duration) -> Result<Self, InvalidPolicy> {
+        if min.is_zero() {
+            return Err(InvalidPolicy::ZeroMin);
+        }
         if min > max {
             return Err(InvalidPolicy::MinAboveMax { min, max });
         }

@@ -7,16 +7,17 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SupervisorError {
-    /// A child failed to start while the tree was starting; the children started before it
-    /// were stopped again, in reverse order.
-    #[error("supervisor `{supervisor}` could not start child `{child}`: {reason}")]
+    /// A child failed to start (while the tree was starting, or when added at runtime). At
+    /// tree start, the children started before it were stopped again, in reverse order.
+    #[error("supervisor `{supervisor}` could not start child `{child}`: {}", super::actor::error_chain(&**.error))]
     ChildStartFailed {
         /// The supervisor's name.
         supervisor: String,
         /// The child that failed to start.
         child: String,
-        /// What its start function or `pre_start` failed with.
-        reason: String,
+        /// What its start function or `pre_start` returned (downcast it to your own error
+        /// type to tell, say, a configuration error from a connection failure).
+        error: ractor::ActorProcessingErr,
     },
     /// Two children of one supervisor were given the same id.
     #[error("supervisor `{supervisor}` already has a child `{child}`; child ids must be unique")]

@@ -196,8 +196,9 @@ pub enum EventsError {
     /// with the oldest event still kept.
     #[error("supervision event subscriber fell behind; {0} events were dropped")]
     Lagged(u64),
-    /// Every sender is gone: the supervision tree has stopped.
-    #[error("supervision event stream closed: the tree has stopped")]
+    /// Every sender is gone: the tree has stopped and no `Supervisor` or `EventSender` value
+    /// of it is left.
+    #[error("supervision event stream closed: every sender is gone")]
     Closed,
 }
 

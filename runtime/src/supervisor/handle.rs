@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use ractor::rpc::CallResult;
 use ractor::{ActorCell, ActorRef, Message, MessagingErr, RpcReplyPort};
 use tokio::sync::watch;
 
@@ -226,30 +225,38 @@ impl<M: Message> ChildHandle<M> {
             .map_err(|k| k.with_msg(self.id(), ()))
     }
 
-    /// Call the child (request/response through an [`RpcReplyPort`]), waiting (bounded)
-    /// while it restarts, and for the reply at most `timeout`.
+    /// Call the child (request/response through an [`RpcReplyPort`]): the request is sent
+    /// as with [`send`](Self::send), waiting (bounded) while the child restarts, then the
+    /// reply is awaited for at most `timeout`.
     ///
     /// # Errors
-    /// [`HandleError::Timeout`] / [`HandleError::Gone`] as for [`send`](Self::send);
-    /// [`HandleError::NoReply`] when the reply did not come within `timeout` or the child
-    /// dropped the reply port (for instance because it failed while handling the call).
+    /// [`HandleError::Timeout`] / [`HandleError::Gone`] as for [`send`](Self::send) (without
+    /// the message, which holds the reply port); [`HandleError::NoReply`] when the reply did
+    /// not come within `timeout` or the child dropped the reply port (for instance because
+    /// it failed while handling the call).
     pub async fn call<R, F>(&self, build: F, timeout: Duration) -> Result<R, HandleError<()>>
     where
         R: Send + 'static,
         F: FnOnce(RpcReplyPort<R>) -> M,
     {
-        let actor = match self.slot.current.load_full() {
-            Some(a) => (*a).clone(),
-            None => self.ready().await?,
-        };
-        match actor.call(build, Some(timeout)).await {
-            Ok(CallResult::Success(r)) => Ok(r),
-            Ok(CallResult::Timeout) | Ok(CallResult::SenderError) => Err(HandleError::NoReply {
+        let (tx, rx) = ractor::concurrency::oneshot();
+        if let Err(e) = self.send(build(RpcReplyPort::from(tx))).await {
+            return Err(match e {
+                HandleError::Restarting { child, .. } => HandleError::Restarting { child, msg: () },
+                HandleError::Timeout { child, waited, .. } => HandleError::Timeout {
+                    child,
+                    waited,
+                    msg: (),
+                },
+                HandleError::Gone { child, .. } => HandleError::Gone { child, msg: () },
+                HandleError::NoReply { child } => HandleError::NoReply { child },
+                HandleError::WrongType { child } => HandleError::WrongType { child },
+            });
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            _ => Err(HandleError::NoReply {
                 child: self.id().into(),
-            }),
-            Err(_) => Err(HandleError::Restarting {
-                child: self.id().into(),
-                msg: (),
             }),
         }
     }

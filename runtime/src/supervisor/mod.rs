@@ -187,7 +187,9 @@ impl Supervisor {
     /// bounds the whole operation.
     ///
     /// # Errors
-    /// [`SupervisorError::ShutdownTimeout`] when the tree did not stop in time.
+    /// [`SupervisorError::ShutdownTimeout`] when the tree did not stop in time; the
+    /// supervisor is then killed, and kills the children still running (their `post_stop`
+    /// does not run).
     pub async fn shutdown(&self, timeout: Duration) -> Result<(), SupervisorError> {
         let done = async {
             if self.exit.borrow().is_none() {
@@ -198,12 +200,14 @@ impl Supervisor {
             }
             self.actor.get_cell().wait(None).await.ok();
         };
-        tokio::time::timeout(timeout, done)
-            .await
-            .map_err(|_| SupervisorError::ShutdownTimeout {
+        tokio::time::timeout(timeout, done).await.map_err(|_| {
+            // Out of time: kill the supervisor; it kills the children still running.
+            self.actor.kill();
+            SupervisorError::ShutdownTimeout {
                 supervisor: self.name.to_string(),
                 timeout,
-            })
+            }
+        })
     }
 
     /// Wait until the tree has ended, and say how.
@@ -316,7 +320,7 @@ impl SupervisorBuilder {
         let name = Arc::clone(&self.name);
         let events = self.events.clone().unwrap_or_default();
         let (exit_tx, exit_rx) = watch::channel(None);
-        let args = self.into_args(events.clone(), Arc::new(exit_tx));
+        let args = self.into_args(events.clone(), Arc::new(exit_tx), false);
         let spawned = match parent {
             Some(p) => Actor::spawn_linked(None, SupervisorActor, args, p).await,
             None => Actor::spawn(None, SupervisorActor, args).await,
@@ -334,6 +338,7 @@ impl SupervisorBuilder {
         self,
         events: EventSender,
         exit: Arc<watch::Sender<Option<TreeExit>>>,
+        nested: bool,
     ) -> SupervisorArgs {
         SupervisorArgs {
             name: self.name,
@@ -343,6 +348,7 @@ impl SupervisorBuilder {
             children: self.children,
             events,
             rng_seed: self.rng_seed,
+            nested,
             exit,
         }
     }
@@ -350,6 +356,11 @@ impl SupervisorBuilder {
     /// This supervisor as a child of another: a nested subtree. When the nested supervisor
     /// gives up, its parent sees it fail and applies its own strategy (escalation). It uses
     /// its parent's event stream unless [`events`](Self::events) was set.
+    ///
+    /// Its shutdown is graceful with a long timeout (one hour, as OTP gives supervisors
+    /// `infinity`): stopping it stops its whole subtree in order, each child within its own
+    /// timeout. Set a shorter one with [`ChildSpec::shutdown`]. While the subtree is down,
+    /// handles to its children report them restarting, since the parent may start it again.
     pub fn into_child_spec(self) -> ChildSpec<SupervisorMsg> {
         let id = self.name.to_string();
         ChildSpec::new(id, move |ctx: ChildContext| {
@@ -360,12 +371,13 @@ impl SupervisorBuilder {
                     .clone()
                     .unwrap_or_else(|| ctx.events().clone());
                 let (exit_tx, _) = watch::channel(None);
-                let args = builder.into_args(events, Arc::new(exit_tx));
+                let args = builder.into_args(events, Arc::new(exit_tx), true);
                 let (actor, _) =
                     Actor::spawn_linked(None, SupervisorActor, args, ctx.supervisor()).await?;
                 Ok(actor)
             }
         })
+        .shutdown(Shutdown::Graceful(Duration::from_secs(3600)))
     }
 }
 

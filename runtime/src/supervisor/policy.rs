@@ -64,6 +64,9 @@ pub enum InvalidPolicy {
         /// The maximum given.
         max: Duration,
     },
+    /// The minimum backoff was zero (use `Backoff::none()` to restart at once).
+    #[error("backoff minimum must be longer than zero (use `Backoff::none()` for no delay)")]
+    ZeroMin,
     /// The jitter fraction was not within 0.0..=1.0.
     #[error("backoff jitter must be between 0.0 and 1.0, found `{0}`")]
     Jitter(f64),

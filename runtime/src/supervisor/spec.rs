@@ -45,14 +45,18 @@ impl ChildContext {
     /// finished.
     ///
     /// # Errors
-    /// The spawn error, when `pre_start` failed or panicked.
+    /// The error `pre_start` returned (or a message, when it panicked).
     pub async fn spawn<A: Actor>(
         &self,
         actor: A,
         args: A::Arguments,
     ) -> Result<ActorRef<A::Msg>, ActorProcessingErr> {
-        let (r, _join) = Actor::spawn_linked(None, actor, args, self.supervisor()).await?;
-        Ok(r)
+        match Actor::spawn_linked(None, actor, args, self.supervisor()).await {
+            Ok((r, _join)) => Ok(r),
+            // Keep the actor's own error, so that it can be downcast.
+            Err(ractor::SpawnErr::StartupFailed(e)) => Err(e),
+            Err(e) => Err(Box::new(e)),
+        }
     }
 }
 
