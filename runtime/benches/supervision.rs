@@ -181,8 +181,9 @@ impl Via {
     const ALL: [Via; 3] = [Via::Raw, Via::TrySend, Via::Send];
 }
 
-/// Send `n` messages via `via`, wait until the child handled them all; the elapsed time.
-async fn throughput(handle: &ChildHandle<Msg>, via: Via, n: u64) -> Duration {
+/// Send `n` messages via `via`, wait until the child handled them all. Returns the elapsed
+/// time until then, and the time the sending loop alone took (the sender's cost).
+async fn throughput(handle: &ChildHandle<Msg>, via: Via, n: u64) -> (Duration, Duration) {
     let raw = handle
         .ready()
         .await
@@ -216,6 +217,7 @@ async fn throughput(handle: &ChildHandle<Msg>, via: Via, n: u64) -> Duration {
             }
         }
     }
+    let enqueued = t0.elapsed();
     // The final request goes the same way as the payload, so it queues behind it.
     let (tx, rx) = oneshot::channel();
     match via {
@@ -240,7 +242,7 @@ async fn throughput(handle: &ChildHandle<Msg>, via: Via, n: u64) -> Duration {
         n,
         "every message handled by one incarnation"
     );
-    elapsed
+    (elapsed, enqueued)
 }
 
 async fn count(raw: &ActorRef<Msg>) -> u64 {
@@ -293,6 +295,10 @@ struct Report {
     timeouts: u64,
     rate: [Vec<f64>; 3],
     ratio: [Vec<f64>; 3],
+    /// Sender-side cost, ns per message.
+    enqueue: [Vec<f64>; 3],
+    /// Sender-side time / raw sender-side time, per round.
+    enqueue_ratio: [Vec<f64>; 3],
 }
 
 async fn run(quick: bool) -> Report {
@@ -343,25 +349,35 @@ async fn run(quick: bool) -> Report {
     }
     let mut rate: [Vec<f64>; 3] = Default::default();
     let mut ratio: [Vec<f64>; 3] = Default::default();
+    let mut enqueue: [Vec<f64>; 3] = Default::default();
+    let mut enqueue_ratio: [Vec<f64>; 3] = Default::default();
     for r in 0..ROUNDS {
-        let mut times = [Duration::ZERO; 3];
+        let mut times = [(Duration::ZERO, Duration::ZERO); 3];
         for k in 0..Via::ALL.len() {
             let i = (r + k) % Via::ALL.len();
             times[i] = throughput(&handle, Via::ALL[i], messages).await;
         }
-        let raw = times[0].as_secs_f64();
+        let raw = times[0].0.as_secs_f64();
+        let raw_enqueue = times[0].1.as_secs_f64();
         for i in 0..3 {
-            rate[i].push(messages as f64 / times[i].as_secs_f64());
-            ratio[i].push(times[i].as_secs_f64() / raw);
+            let (total, sending) = (times[i].0.as_secs_f64(), times[i].1.as_secs_f64());
+            rate[i].push(messages as f64 / total);
+            ratio[i].push(total / raw);
+            enqueue[i].push(sending * 1e9 / messages as f64);
+            enqueue_ratio[i].push(sending / raw_enqueue);
         }
         println!(
-            "throughput round {}/{ROUNDS}: raw {:.2} M/s, try_send {:.2} M/s ({:.3}), send {:.2} M/s ({:.3})",
+            "throughput round {}/{ROUNDS}: raw {:.2} M/s, try_send {:.2} M/s ({:.3}), send {:.2} M/s ({:.3}); \
+             sender ns/msg raw {:.0}, try_send {:.0}, send {:.0}",
             r + 1,
             rate[0][r] / 1e6,
             rate[1][r] / 1e6,
             ratio[1][r],
             rate[2][r] / 1e6,
             ratio[2][r],
+            enqueue[0][r],
+            enqueue[1][r],
+            enqueue[2][r],
         );
     }
     sup.shutdown(Duration::from_secs(5))
@@ -380,6 +396,8 @@ async fn run(quick: bool) -> Report {
         timeouts,
         rate,
         ratio,
+        enqueue,
+        enqueue_ratio,
     }
 }
 
@@ -453,4 +471,12 @@ fn main() {
             );
         }
     }
+    println!(
+        "sender side only (time of the send loop, ns/msg): raw {:.0}  try_send {:.0} (ratio {:.3})  send {:.0} (ratio {:.3})",
+        median(&r.enqueue[0]),
+        median(&r.enqueue[1]),
+        median(&r.enqueue_ratio[1]),
+        median(&r.enqueue[2]),
+        median(&r.enqueue_ratio[2]),
+    );
 }
