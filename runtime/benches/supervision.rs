@@ -412,6 +412,13 @@ fn main() {
     let report = rt
         .block_on(async { tokio::spawn(run(quick)).await })
         .expect("benchmark task");
+    // Size of the future `ChildHandle::send` returns (it lives in the caller's task).
+    let send_future = {
+        let (sup, handle) = rt.block_on(tree("bench-size"));
+        let size = std::mem::size_of_val(&handle.send(Msg::Inc));
+        let _ = rt.block_on(sup.shutdown(Duration::from_secs(5)));
+        size
+    };
     rt.shutdown_timeout(Duration::from_secs(5));
 
     let r = &report;
@@ -478,5 +485,9 @@ fn main() {
         median(&r.enqueue_ratio[1]),
         median(&r.enqueue[2]),
         median(&r.enqueue_ratio[2]),
+    );
+    println!(
+        "  (size of the ChildHandle::send future: {send_future} bytes; of the message: {} bytes)",
+        std::mem::size_of::<Msg>()
     );
 }
