@@ -1,0 +1,213 @@
+//! [`TestKit`]: one test's world.
+
+use std::time::Duration;
+
+use ores_runtime::supervisor::{ChildHandle, ChildSpec, EventSender, Supervisor, SupervisorError};
+use ractor::Message;
+use sqlx::PgPool;
+
+use crate::KitError;
+use crate::budget::{Budget, Slot};
+use crate::database;
+use crate::migrations::{Migrations, project_migrations};
+use crate::probe::{Probe, SupervisionProbe};
+use crate::schema::SchemaName;
+use crate::settings::{KitSettings, redact};
+
+/// One test's world: its own PostgreSQL schema (migrated, behind a pool confined to it), its
+/// own NATS subject prefix, and a supervised tree to which the test adds children.
+///
+/// Usually made by `#[ores_testkit::test]`; [`TestKit::start`] and [`TestKit::finish`] are
+/// the same by hand.
+#[derive(Debug)]
+pub struct TestKit {
+    name: String,
+    settings: KitSettings,
+    schema: SchemaName,
+    subject_prefix: String,
+    pool: PgPool,
+    tree: Supervisor,
+    events: EventSender,
+    _slot: Slot,
+}
+
+impl TestKit {
+    /// Set up the world of the test called `name`: wait for a connection slot, create and
+    /// migrate the schema (the project's migrations, then `migrations`), start the tree.
+    ///
+    /// # Errors
+    /// [`KitError`] naming what could not be set up.
+    pub async fn start(
+        name: &str,
+        settings: KitSettings,
+        migrations: &Migrations,
+    ) -> Result<Self, KitError> {
+        let budget = Budget::new(
+            &settings.database_url,
+            settings.max_connections,
+            settings.connections_per_test,
+        );
+        let slot = budget.acquire(settings.timeout).await?;
+        let schema = SchemaName::unique();
+        let pool = database::pool_for(
+            &settings.database_url,
+            &schema,
+            budget.per_slot(),
+            settings.timeout,
+        )?;
+        database::prepare_database(&pool, settings.schema_max_age).await;
+        let all = project_migrations().merge(migrations);
+        database::create_schema(&pool, &settings.database_url, &schema, &all).await?;
+        let events = EventSender::default();
+        let tree = Supervisor::builder(format!("test:{name}"))
+            .events(events.clone())
+            .spawn()
+            .await?;
+        tracing::debug!(target: "ores_testkit", test = name, %schema, slot = slot.index(), "test world ready");
+        Ok(Self {
+            name: name.to_string(),
+            subject_prefix: schema.subject_prefix(),
+            settings,
+            schema,
+            pool,
+            tree,
+            events,
+            _slot: slot,
+        })
+    }
+
+    /// The test's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A pool on the test database whose every connection has `search_path` set to the
+    /// test's schema alone: unqualified names are the test's tables.
+    pub fn db(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The test's schema, for code that takes a schema explicitly.
+    pub fn schema(&self) -> &SchemaName {
+        &self.schema
+    }
+
+    /// The test database's URL.
+    pub fn database_url(&self) -> &str {
+        &self.settings.database_url
+    }
+
+    /// The test's NATS subject prefix, `ores.test.<unique>`: parallel tests never share a
+    /// subject.
+    pub fn subject_prefix(&self) -> &str {
+        &self.subject_prefix
+    }
+
+    /// The NATS server tests use (`ORES_TEST_NATS_URL`).
+    pub fn nats_url(&self) -> &str {
+        &self.settings.nats_url
+    }
+
+    /// The kit's settings.
+    pub fn settings(&self) -> &KitSettings {
+        &self.settings
+    }
+
+    /// The test's supervision tree.
+    pub fn tree(&self) -> &Supervisor {
+        &self.tree
+    }
+
+    /// Start a child in the test's tree.
+    ///
+    /// # Errors
+    /// As [`Supervisor::start_child`].
+    pub async fn spawn<M: Message>(
+        &self,
+        spec: ChildSpec<M>,
+    ) -> Result<ChildHandle<M>, SupervisorError> {
+        self.tree.start_child(spec).await
+    }
+
+    /// A probe actor that records the messages it receives.
+    ///
+    /// # Errors
+    /// ractor's spawn error.
+    pub async fn probe<M: Message>(&self, name: &str) -> Result<Probe<M>, ractor::SpawnErr> {
+        Probe::spawn(name).await
+    }
+
+    /// A probe on the tree's supervision events, from now on.
+    pub fn supervision(&self) -> SupervisionProbe {
+        SupervisionProbe::new(self.events.subscribe())
+    }
+
+    /// A `psql` command line that opens the test's schema.
+    pub fn psql_command(&self) -> String {
+        self.teardown().psql_command()
+    }
+
+    /// Tear down after a passing test: shut the tree down in order, drop the schema, close the
+    /// pool, free the connection slot.
+    ///
+    /// # Errors
+    /// [`KitError`] when the tree did not stop in time or the schema could not be dropped.
+    pub async fn finish(self) -> Result<(), KitError> {
+        self.teardown().finish().await
+    }
+
+    /// Tear down after a failing test: shut the tree down, but keep the schema for inspection.
+    /// Returns a message that says how to inspect it.
+    pub async fn keep(self) -> String {
+        self.teardown().keep().await
+    }
+
+    pub(crate) fn teardown(&self) -> Teardown {
+        Teardown {
+            tree: self.tree.clone(),
+            pool: self.pool.clone(),
+            url: self.settings.database_url.clone(),
+            schema: self.schema.clone(),
+            max_age: self.settings.schema_max_age,
+        }
+    }
+}
+
+/// What the clean-up needs, kept by the harness while the test body owns the kit.
+#[derive(Debug)]
+pub(crate) struct Teardown {
+    tree: Supervisor,
+    pool: PgPool,
+    url: String,
+    schema: SchemaName,
+    max_age: Duration,
+}
+
+impl Teardown {
+    pub(crate) fn psql_command(&self) -> String {
+        format!(
+            "psql '{}?options=-csearch_path%3D{}'",
+            redact(&self.url),
+            self.schema
+        )
+    }
+
+    pub(crate) async fn finish(self) -> Result<(), KitError> {
+        let stopped = self.tree.shutdown(Duration::from_secs(30)).await;
+        let dropped = database::drop_schema(&self.pool, &self.url, &self.schema).await;
+        self.pool.close().await;
+        stopped?;
+        dropped
+    }
+
+    pub(crate) async fn keep(self) -> String {
+        let _ = self.tree.shutdown(Duration::from_secs(30)).await;
+        self.pool.close().await;
+        format!(
+            "the test's schema `{}` was kept for inspection: {}\n(schemas older than {} s are swept when a later test starts)",
+            self.schema,
+            self.psql_command(),
+            self.max_age.as_secs()
+        )
+    }
+}
