@@ -48,14 +48,14 @@ mod schema;
 mod settings;
 
 pub use budget::DEFAULT_MAX_CONNECTIONS;
-/// Turns `async fn name(kit: TestKit)` into a test that runs in its own world; see the crate
-/// docs. Write it in full, `#[ores_testkit::test]` (a glob import would clash with `#[test]`).
-pub use ores_testkit_macros::test;
 pub use database::sweep;
 pub use error::KitError;
 pub use kit::TestKit;
 pub use logs::LogCapture;
 pub use migrations::{Migration, Migrations, project_migrations};
+/// Turns `async fn name(kit: TestKit)` into a test that runs in its own world; see the crate
+/// docs. Write it in full, `#[ores_testkit::test]` (a glob import would clash with `#[test]`).
+pub use ores_testkit_macros::test;
 pub use probe::{DEFAULT_PROBE_WAIT, Probe, ProbeError, SupervisionProbe};
 pub use run::{TestOptions, TestResult, run};
 pub use schema::{SCHEMA_PREFIX, SchemaName};
