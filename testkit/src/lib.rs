@@ -4,3 +4,5 @@
 //! NATS subject prefix. Filled in by the testkit milestone.
 
 #![deny(missing_docs)]
+
+pub mod nats_server;
