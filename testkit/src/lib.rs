@@ -6,3 +6,4 @@
 #![deny(missing_docs)]
 
 pub mod nats_server;
+pub mod proxy;
