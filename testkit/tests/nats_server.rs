@@ -80,6 +80,54 @@ async fn stop_refuses_connections_and_restart_answers_on_the_same_port() {
     assert!(store.is_dir(), "JetStream store dir {store:?} is gone");
 }
 
+/// Sends a JetStream API request over raw NATS protocol and returns the reply's payload.
+async fn js_request(port: u16, subject: &str, payload: &str) -> String {
+    let (mut reader, _info) = connect(port).await;
+    let request = format!(
+        "CONNECT {{\"verbose\":false,\"protocol\":1}}\r\nSUB _INBOX.test 1\r\n\
+         PUB {subject} _INBOX.test {}\r\n{payload}\r\nPING\r\n",
+        payload.len()
+    );
+    reader
+        .get_mut()
+        .write_all(request.as_bytes())
+        .await
+        .unwrap();
+    loop {
+        let line = read_line(&mut reader).await;
+        if line.starts_with("MSG _INBOX.test ") {
+            return read_line(&mut reader).await;
+        }
+        assert!(
+            line == "PONG\r\n" || line.starts_with("INFO ") || line == "PING\r\n",
+            "unexpected {line:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn restart_keeps_the_jetstream_store() {
+    let Some(mut server) = NatsServer::start_or_skip().await else {
+        return;
+    };
+    let created = js_request(
+        server.port(),
+        "$JS.API.STREAM.CREATE.ORDERS",
+        r#"{"name":"ORDERS","subjects":["orders.>"],"storage":"file"}"#,
+    )
+    .await;
+    assert!(!created.contains(r#""error""#), "{created}");
+
+    server.restart().await.unwrap();
+
+    let info = js_request(server.port(), "$JS.API.STREAM.INFO.ORDERS", "").await;
+    assert!(
+        info.contains(r#""name":"ORDERS""#) && !info.contains(r#""error""#),
+        "stream lost across restart: {info}\nlog:\n{}",
+        server.log()
+    );
+}
+
 #[tokio::test]
 async fn lame_duck_tells_connected_clients() {
     let Some(server) = NatsServer::start_or_skip().await else {
