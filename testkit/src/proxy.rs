@@ -253,9 +253,10 @@ async fn accept_loop(
         let (client, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
-                // Per-connection errors (the peer gave up, too many open files): keep serving.
+                // Per-connection errors (the peer gave up, too many open files): keep serving,
+                // without spinning on an error that repeats.
                 tracing::debug!(%err, "fault proxy accept failed");
-                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ores_testkit::proxy::{FaultProxy, Faults, ProxyError};
 use sqlx::{Connection, PgConnection};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
@@ -219,4 +219,56 @@ async fn slow_adds_latency_to_postgres_queries() {
     proxy.normal();
     assert_eq!(proxy.faults(), Faults::default());
     assert_eq!(select_one(&mut conn).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn cut_and_pause_a_private_nats_server() {
+    let Some(server) = ores_testkit::nats_server::NatsServer::start_or_skip().await else {
+        return;
+    };
+    let proxy = FaultProxy::start(server.addr()).await.unwrap();
+    let url = proxy.url_for(&server.url());
+    assert_eq!(url, format!("nats://{}", proxy.addr()));
+
+    let stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    timeout(WAIT, reader.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(line.starts_with("INFO "), "{line:?}");
+    reader
+        .get_mut()
+        .write_all(b"CONNECT {\"verbose\":false,\"protocol\":1}\r\n")
+        .await
+        .unwrap();
+
+    proxy.pause();
+    reader.get_mut().write_all(b"PING\r\n").await.unwrap();
+    line.clear();
+    {
+        let pong = reader.read_line(&mut line);
+        tokio::pin!(pong);
+        assert!(
+            timeout(Duration::from_millis(200), &mut pong)
+                .await
+                .is_err(),
+            "PONG while paused: {line:?}"
+        );
+        proxy.resume();
+        timeout(WAIT, pong).await.expect("still held").unwrap();
+    }
+    assert_eq!(line, "PONG\r\n");
+
+    proxy.cut();
+    line.clear();
+    let n = timeout(WAIT, reader.read_line(&mut line))
+        .await
+        .expect("not cut");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?} {line:?}");
+    assert!(
+        server.is_running(),
+        "the cut is in the proxy, not the server"
+    );
 }
