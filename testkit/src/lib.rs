@@ -11,7 +11,10 @@
 //! - a **supervised tree** to which the test adds children;
 //! - **probes** on messages and on supervision events;
 //! - its **tracing output captured**, printed only when it fails;
-//! - a **watchdog** (`ORES_TEST_TIMEOUT_SECONDS`, default 60 s).
+//! - a **watchdog** (`ORES_TEST_TIMEOUT_SECONDS`, default 60 s);
+//! - **fault injection**: a private [`nats_server::NatsServer`] to stop, restart and put in
+//!   lame-duck mode, and a [`proxy::FaultProxy`] to cut, pause or slow a link to NATS or
+//!   PostgreSQL.
 //!
 //! On success the tree is shut down and the schema dropped; on failure the schema is kept and
 //! the failure says how to open it with `psql`.
@@ -42,7 +45,9 @@ mod error;
 mod kit;
 mod logs;
 mod migrations;
+pub mod nats_server;
 mod probe;
+pub mod proxy;
 mod run;
 mod schema;
 mod settings;
