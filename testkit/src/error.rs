@@ -50,7 +50,7 @@ pub enum KitError {
     },
     /// No connection slot became free within the wait bound.
     #[error(
-        "no database connection slot became free within {waited:?} ({slots} slots of {per_slot} connections, `ORES_TEST_MAX_CONNECTIONS`)"
+        "no database connection slot became free within {waited:?} (budget: {slots} slot(s) of {per_slot} connections; `ORES_TEST_MAX_CONNECTIONS` sets the total)"
     )]
     Budget {
         /// How long the kit waited.
