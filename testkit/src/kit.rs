@@ -1,5 +1,6 @@
 //! [`TestKit`]: one test's world.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ores_runtime::supervisor::{ChildHandle, ChildSpec, EventSender, Supervisor, SupervisorError};
@@ -28,7 +29,7 @@ pub struct TestKit {
     pool: PgPool,
     tree: Supervisor,
     events: EventSender,
-    _slot: Slot,
+    slot: Arc<Slot>,
 }
 
 impl TestKit {
@@ -72,7 +73,7 @@ impl TestKit {
             pool,
             tree,
             events,
-            _slot: slot,
+            slot: Arc::new(slot),
         })
     }
 
@@ -169,6 +170,7 @@ impl TestKit {
             url: self.settings.database_url.clone(),
             schema: self.schema.clone(),
             max_age: self.settings.schema_max_age,
+            _slot: Arc::clone(&self.slot),
         }
     }
 }
@@ -181,6 +183,8 @@ pub(crate) struct Teardown {
     url: String,
     schema: SchemaName,
     max_age: Duration,
+    /// The connection slot stays taken until the clean-up is over.
+    _slot: Arc<Slot>,
 }
 
 impl Teardown {
