@@ -278,3 +278,37 @@ fn bad_configuration_is_refused_up_front_with_a_clear_message() {
         "cannot read the NATS CA file `/nonexistent/ca.pem`: No such file or directory (os error 2)"
     );
 }
+
+#[ores_testkit::test(timeout = 60)]
+async fn wrong_credentials_fail_the_connection_with_a_clear_reason(
+    kit: TestKit,
+) -> anyhow::Result<()> {
+    use ores_actors::nats::{Credentials, Secret};
+    let server = match NatsServer::start_with_args(["--user", "app", "--pass", "right"]).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return Ok(());
+        }
+    };
+    let config = NatsConfig::new(&server.url(), kit.subject_prefix()).credentials(
+        Credentials::UserPassword {
+            user: "app".into(),
+            password: Secret::new("wrong"),
+        },
+    );
+    let nats = Nats::new(config)?;
+    let mut supervision = kit.supervision().within(Duration::from_secs(20));
+    kit.spawn(nats.child_spec().backoff(Backoff::exponential(
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+    )?))
+    .await?;
+    let reason = supervision.expect_failure("nats").await?;
+    assert!(reason.contains("authorization violation"), "{reason}");
+    assert!(
+        !format!("{:?}", nats.config()).contains("wrong"),
+        "the password never shows in Debug"
+    );
+    Ok(())
+}

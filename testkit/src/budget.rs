@@ -45,7 +45,9 @@ impl Budget {
         let per_slot = per_slot.max(1);
         let slots = (max_connections / per_slot).max(1) as usize;
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in database_url.bytes() {
+        // Processes with another budget use other lock files rather than miscount these.
+        let key = format!("{database_url}#{slots}x{per_slot}");
+        for b in key.bytes() {
             hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         let dir = std::env::temp_dir().join(format!("ores-testkit-budget-{hash:016x}"));

@@ -93,19 +93,33 @@ pub(crate) async fn drop_schema(
     .map_err(db_err(url, format!("cannot drop schema `{schema}`")))
 }
 
-static PREPARED: AtomicBool = AtomicBool::new(false);
+static GUARDED: AtomicBool = AtomicBool::new(false);
+static SWEPT: AtomicBool = AtomicBool::new(false);
+static PREPARING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Once per process: drop kit schemas older than `max_age`, and install the guard that
-/// refuses objects created in `public` by kit sessions. Failures are logged, not fatal.
+/// refuses objects created in `public` by kit sessions. Tests that start meanwhile wait for
+/// it; a failed attempt is logged and tried again by the next test.
 pub(crate) async fn prepare_database(pool: &PgPool, max_age: Duration) {
-    if PREPARED.swap(true, Ordering::SeqCst) {
+    if GUARDED.load(Ordering::SeqCst) && SWEPT.load(Ordering::SeqCst) {
         return;
     }
-    if let Err(e) = sweep(pool, max_age).await {
-        tracing::warn!(target: "ores_testkit", error = %e, "could not sweep stale test schemas");
+    let _one_at_a_time = PREPARING.lock().await;
+    if !SWEPT.load(Ordering::SeqCst) {
+        match sweep(pool, max_age).await {
+            Ok(_) => SWEPT.store(true, Ordering::SeqCst),
+            Err(e) => {
+                tracing::warn!(target: "ores_testkit", error = %e, "could not sweep stale test schemas");
+            }
+        }
     }
-    if let Err(e) = install_public_guard(pool).await {
-        tracing::warn!(target: "ores_testkit", error = %e, "could not install the guard on schema `public`; tests may create objects there unnoticed");
+    if !GUARDED.load(Ordering::SeqCst) {
+        match install_public_guard(pool).await {
+            Ok(()) => GUARDED.store(true, Ordering::SeqCst),
+            Err(e) => {
+                tracing::warn!(target: "ores_testkit", error = %e, "could not install the guard on schema `public`; tests may create objects there unnoticed");
+            }
+        }
     }
 }
 

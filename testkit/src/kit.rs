@@ -60,10 +60,17 @@ impl TestKit {
         let all = project_migrations().merge(migrations);
         database::create_schema(&pool, &settings.database_url, &schema, &all).await?;
         let events = EventSender::default();
-        let tree = Supervisor::builder(format!("test:{name}"))
+        let tree = match Supervisor::builder(format!("test:{name}"))
             .events(events.clone())
             .spawn()
-            .await?;
+            .await
+        {
+            Ok(tree) => tree,
+            Err(e) => {
+                let _ = database::drop_schema(&pool, &settings.database_url, &schema).await;
+                return Err(e.into());
+            }
+        };
         tracing::debug!(target: "ores_testkit", test = name, %schema, slot = slot.index(), "test world ready");
         Ok(Self {
             name: name.to_string(),
@@ -189,11 +196,9 @@ pub(crate) struct Teardown {
 
 impl Teardown {
     pub(crate) fn psql_command(&self) -> String {
-        format!(
-            "psql '{}?options=-csearch_path%3D{}'",
-            redact(&self.url),
-            self.schema
-        )
+        let url = redact(&self.url);
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("psql '{url}{sep}options=-csearch_path%3D{}'", self.schema)
     }
 
     pub(crate) async fn finish(self) -> Result<(), KitError> {

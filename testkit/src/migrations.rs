@@ -54,7 +54,9 @@ impl Migrations {
     }
 
     /// The migrations of a `sqlx::migrate::Migrator` (e.g. `sqlx::migrate!("./migrations")`),
-    /// up-migrations only.
+    /// up-migrations only. All run inside the schema's one transaction, so a migration that
+    /// cannot run in a transaction (sqlx's `-- no-transaction`, e.g. `CREATE INDEX
+    /// CONCURRENTLY`) fails here.
     pub fn from_migrator(migrator: &sqlx::migrate::Migrator) -> Self {
         let mut out = Self::new();
         for m in migrator
@@ -105,10 +107,10 @@ impl Migrations {
         Ok(out)
     }
 
-    /// These migrations followed by `other`'s.
+    /// These migrations followed by `other`'s (each set in its own version order; the project's
+    /// run before the test's whatever their versions).
     pub fn merge(mut self, other: &Migrations) -> Self {
         self.items.extend(other.items.iter().cloned());
-        self.items.sort_by_key(|m| m.version);
         self
     }
 

@@ -149,6 +149,7 @@ pub struct NatsServer {
     bin: PathBuf,
     port: u16,
     dir: TempDir,
+    extra_args: Vec<String>,
     child: Mutex<Option<Child>>,
 }
 
@@ -170,7 +171,27 @@ impl NatsServer {
     ///
     /// As [`NatsServer::start`].
     pub async fn start_with_binary(bin: impl Into<PathBuf>) -> Result<NatsServer, NatsServerError> {
-        let bin = bin.into();
+        NatsServer::start_inner(bin.into(), Vec::new()).await
+    }
+
+    /// As [`NatsServer::start`], with more command-line arguments for the server, e.g.
+    /// `["--user", "app", "--pass", "secret"]` for a server that requires credentials.
+    ///
+    /// # Errors
+    ///
+    /// As [`NatsServer::start`].
+    pub async fn start_with_args<I, S>(args: I) -> Result<NatsServer, NatsServerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        NatsServer::start_inner(binary(), args.into_iter().map(Into::into).collect()).await
+    }
+
+    async fn start_inner(
+        bin: PathBuf,
+        extra_args: Vec<String>,
+    ) -> Result<NatsServer, NatsServerError> {
         let dir = tempfile::Builder::new()
             .prefix("ores-nats-server-")
             .tempdir()
@@ -179,6 +200,7 @@ impl NatsServer {
             bin,
             port: free_port()?,
             dir,
+            extra_args,
             child: Mutex::new(None),
         };
         let mut attempt = 1;
@@ -363,6 +385,7 @@ impl NatsServer {
             .arg(dir.join(STORE_DIR))
             .arg("-l")
             .arg(dir.join(LOG_FILE))
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(output)
             .stderr(output2)
@@ -384,11 +407,13 @@ impl NatsServer {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut backoff = Duration::from_millis(5);
         loop {
-            if let Some(status) = self
+            // Take the lock in a statement of its own: a guard in an `if let` condition lives
+            // through the block, and locking again there would deadlock.
+            let exited = self
                 .child()
                 .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
                 *self.child() = None;
                 return Err(NatsServerError::Exited {
                     port: self.port,

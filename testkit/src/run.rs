@@ -77,7 +77,11 @@ where
     let logs = LogCapture::default();
     let _subscriber = tracing::subscriber::set_default(logs.subscriber(&settings.log_filter));
     let finished = Arc::new(AtomicBool::new(false));
-    let watchdog = spawn_backstop(name, timeout, Arc::clone(&finished));
+    // Disarmed when `run` returns or unwinds, whatever happens in between.
+    let _disarm = Disarm {
+        finished: Arc::clone(&finished),
+        watchdog: spawn_backstop(name, timeout, Arc::clone(&finished)),
+    };
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -95,8 +99,12 @@ where
         };
         // The body owns the kit; the harness keeps what it needs for the clean-up.
         let teardown = kit.teardown();
-        match tokio::time::timeout(timeout, body(kit)).await {
-            Ok(result) => match result.into_outcome() {
+        // A panicking body (a failed `assert!`) is a failure like any other: caught here, so
+        // that the schema is kept, the logs are shown and the watchdog is disarmed.
+        let body = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body(kit)));
+        match tokio::time::timeout(timeout, body).await {
+            Ok(Err(panic)) => Some(format!("the test panicked: {}\n{}", panic_text(&*panic), teardown.keep().await)),
+            Ok(Ok(result)) => match result.into_outcome() {
                 Ok(()) => teardown.finish().await.err().map(|e| format!("the test passed, but its clean-up failed: {e}")),
                 Err(e) => Some(format!("{e}\n{}", teardown.keep().await)),
             },
@@ -106,10 +114,6 @@ where
             )),
         }
     });
-    finished.store(true, Ordering::SeqCst);
-    if let Some(w) = watchdog {
-        w.unpark();
-    }
     drop(runtime);
     if let Some(message) = failure {
         let captured = logs.contents();
@@ -122,14 +126,40 @@ where
     }
 }
 
+struct Disarm {
+    finished: Arc<AtomicBool>,
+    watchdog: Option<std::thread::Thread>,
+}
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        self.finished.store(true, Ordering::SeqCst);
+        if let Some(w) = &self.watchdog {
+            w.unpark();
+        }
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".into()
+    }
+}
+
 /// A thread that ends the process if the test is still running well past its timeout
-/// (a body that blocks its thread cannot be stopped by the async timeout).
+/// (a body that blocks its thread cannot be stopped by the async timeout). Set-up and body
+/// each have the timeout, and a clean-up may take 30 s more, so it fires only after all of
+/// that and a further 10 s.
 fn spawn_backstop(
     name: &'static str,
     timeout: Duration,
     finished: Arc<AtomicBool>,
 ) -> Option<std::thread::Thread> {
-    let limit = timeout + Duration::from_secs(10);
+    let limit = timeout * 2 + Duration::from_secs(40);
     let started = std::time::Instant::now();
     let spawned = std::thread::Builder::new().name("ores-testkit-watchdog".into()).spawn(move || {
         loop {

@@ -11,7 +11,8 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test"
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
 /// Where the kit connects and how long things may take. Read once per test from the
-/// environment; every field can be overridden in [`TestOptions`](crate::TestOptions).
+/// environment ([`TestOptions`](crate::TestOptions) sets a test's own timeout; build one by
+/// hand with [`KitSettings::from_vars`] for [`TestKit::start`](crate::TestKit::start)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct KitSettings {

@@ -391,3 +391,19 @@ fn settings_reject_bad_values_with_the_variable_named() {
 #[ores_testkit::test(migrations = Migrations::new().add(7, "broken", "CREATE TABLE x (id nonsense_type)"))]
 #[should_panic(expected = "migration 7 `broken` failed in schema `ores_t_")]
 async fn a_failing_migration_is_named(_kit: TestKit) {}
+
+#[ores_testkit::test]
+#[should_panic(expected = "the test panicked: assertion `left == right` failed")]
+async fn a_failed_assert_in_the_body_is_reported_as_a_failure(_kit: TestKit) {
+    assert_eq!(1 + 1, 3);
+}
+
+#[test]
+fn migrations_of_the_project_run_before_the_tests_own_whatever_their_versions() {
+    let project = Migrations::new().add(100, "p", "SELECT 1");
+    let own = Migrations::new()
+        .add(2, "b", "SELECT 2")
+        .add(1, "a", "SELECT 3");
+    let order: Vec<i64> = project.merge(&own).iter().map(|m| m.version).collect();
+    assert_eq!(order, [100, 1, 2]);
+}

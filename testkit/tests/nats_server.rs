@@ -215,3 +215,15 @@ async fn missing_binary_is_a_typed_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_server_that_exits_at_start_is_an_error_not_a_hang() {
+    let started = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        ores_testkit::nats_server::NatsServer::start_with_binary("/bin/false"),
+    )
+    .await
+    .expect("start returns instead of hanging");
+    let err = started.unwrap_err();
+    assert!(err.to_string().contains("exited"), "{err}");
+}

@@ -400,7 +400,18 @@ impl Actor for NatsConnection {
                 return Err(lost(cell, "the connection was closed".into()));
             }
             Inner::Event(Event::ClientError(e)) => {
-                cell.emit(ConnectionEvent::ServerError(format!("client error: {e}")));
+                let text = e.to_string();
+                // A connect attempt the server refused for its credentials: retrying the same
+                // credentials cannot help, so the connection is lost.
+                if text.contains("authorization violation") || text.contains("authentication") {
+                    return Err(lost(
+                        cell,
+                        format!("{text}: the server refused the credentials"),
+                    ));
+                }
+                cell.emit(ConnectionEvent::ServerError(format!(
+                    "client error: {text}"
+                )));
             }
             Inner::Event(Event::Draining) => {}
         }
