@@ -6,9 +6,7 @@
 #![deny(missing_docs)]
 
 #[cfg(feature = "nats")]
-pub mod nats {
-    //! The supervised NATS connection actor (not yet implemented).
-}
+pub mod nats;
 #[cfg(feature = "service")]
 pub mod service {
     //! The service runner speaking the NATS service protocol (not yet implemented).
