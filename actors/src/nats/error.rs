@@ -397,7 +397,7 @@ impl TimestampError {
         }
     }
 
-    /// The refused value (empty when converting from a `SystemTime`).
+    /// The refused value (for a `SystemTime` or a second count: its distance from the epoch).
     pub fn input(&self) -> &str {
         &self.input
     }

@@ -229,7 +229,9 @@ impl FromStr for TraceParent {
         }
         let mut f = [0u8; 1];
         if !decode_hex(flags, &mut f) {
-            return err(TraceParentErrorReason::NotHex { field: "flags" });
+            return err(TraceParentErrorReason::NotHex {
+                field: "flags field",
+            });
         }
         check_nonzero(s, &trace_id, &parent_id)?;
         Ok(Self {

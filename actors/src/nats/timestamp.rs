@@ -51,8 +51,8 @@ impl OreTimestamp {
     pub fn from_unix_seconds(secs: u64) -> Result<Self, TimestampError> {
         if secs > MAX_SECS {
             return Err(TimestampError::new(
-                "",
-                format!("{secs} seconds after the epoch is after year 9999"),
+                &format!("{secs} s after the epoch"),
+                "it is after 9999-12-31T23:59:59Z",
             ));
         }
         Ok(Self(secs))
@@ -71,7 +71,12 @@ impl TryFrom<SystemTime> for OreTimestamp {
     fn try_from(value: SystemTime) -> Result<Self, Self::Error> {
         let secs = value
             .duration_since(UNIX_EPOCH)
-            .map_err(|_| TimestampError::new("", "a time before 1970-01-01T00:00:00Z"))?
+            .map_err(|e| {
+                TimestampError::new(
+                    &format!("{} s before the epoch", e.duration().as_secs()),
+                    "it is before 1970-01-01T00:00:00Z",
+                )
+            })?
             .as_secs();
         Self::from_unix_seconds(secs)
     }
