@@ -259,3 +259,21 @@ fn error_codes() {
         "unknown error code `teapot` in header `X-Error`: expected one of `unauthorized`, `forbidden`, `bad_request`, `token_expired`, `max_session_exceeded`"
     );
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<RequestHeaders>();
+    assert_send_sync::<TraceParent>();
+    assert_send_sync::<ErrorCode>();
+    assert_send_sync::<HeaderError>();
+    assert_send_sync::<ores_actors::nats::Codec>();
+    assert_send_sync::<ores_actors::nats::Encoded>();
+    assert_send_sync::<ores_actors::nats::CodecError>();
+    assert_send_sync::<ores_actors::nats::Subject>();
+    assert_send_sync::<ores_actors::nats::SubjectPattern>();
+    assert_send_sync::<ores_actors::nats::SubjectPrefix>();
+    assert_send_sync::<ores_actors::nats::SubjectError>();
+    assert_send_sync::<ores_actors::nats::OreTimestamp>();
+    assert_send_sync::<ores_actors::nats::TimestampError>();
+}

@@ -81,7 +81,9 @@ impl Encoded {
         headers
     }
 
-    /// Sets the marking headers in `headers` (replacing any value they had).
+    /// Sets the marking headers in `headers` (replacing any value they had). `HeaderMap` cannot
+    /// remove a header, so do not pass a map that already says `X-Content-Encoding: gzip` for
+    /// an uncompressed body: start from a fresh map (e.g. `RequestHeaders::to_header_map`).
     pub fn write_headers(&self, headers: &mut HeaderMap) {
         headers.insert(CONTENT_TYPE, content_type(self.format));
         if self.compressed {
