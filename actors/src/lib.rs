@@ -1,7 +1,8 @@
 //! # ores-actors
 //!
 //! The infrastructure actors of ores-rs, one module (and cargo feature) each. They are filled
-//! in by later milestones; today the crate only reserves their places.
+//! in by later milestones; today [`nats`] holds ORE's NATS conventions (validated subjects,
+//! the wire codec, typed headers) and the other modules only reserve their places.
 
 #![deny(missing_docs)]
 
