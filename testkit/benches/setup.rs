@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use ores_runtime::supervisor::Supervisor;
 use ores_testkit::{KitSettings, Migrations, TestKit};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnectOptions;
@@ -95,6 +96,9 @@ struct KitSample {
     start: Duration,
     query: Duration,
     finish: Duration,
+    /// Connections the kit's pool held after the query (more than one: the query did not
+    /// get the connection `start` used, and opened another).
+    connections: u32,
 }
 
 impl KitSample {
@@ -273,6 +277,11 @@ async fn measure(
         phase("query", kits.iter().map(|s| ms(s.query)).collect()),
         phase("finish", kits.iter().map(|s| ms(s.finish)).collect()),
     );
+    let opened_two = kits.iter().filter(|s| s.connections > 1).count();
+    println!(
+        "   kit pools that held more than one connection after the query: {opened_two} of {}",
+        kits.len()
+    );
     println!(
         "   baseline phases, median ms: {}, {}, {}, {}, {}, {}",
         phase("create db", bases.iter().map(|s| ms(s.create)).collect()),
@@ -288,7 +297,34 @@ async fn measure(
         if ratio <= 1.0 / 3.0 { "met" } else { "not met" }
     );
 
+    anatomy(sizes.per_round, base).await?;
+
     parallel(sizes.parallel, settings, migrations, max).await
+}
+
+/// Parts of the kit's cost measured alone: the supervision tree (spawn + ordered shutdown of
+/// an empty tree) and one fresh connection (connect + close), which each kit pays at least
+/// once.
+async fn anatomy(samples: usize, base: &PgConnectOptions) -> anyhow::Result<()> {
+    let mut tree = Vec::with_capacity(samples);
+    let mut connect = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let t0 = Instant::now();
+        let sup = Supervisor::builder(format!("bench-tree-{i}"))
+            .spawn()
+            .await?;
+        sup.shutdown(Duration::from_secs(30)).await?;
+        tree.push(ms(t0.elapsed()));
+        let t0 = Instant::now();
+        PgConnection::connect_with(base).await?.close().await?;
+        connect.push(ms(t0.elapsed()));
+    }
+    println!(
+        "   alone, median ms: tree spawn + shutdown {:.2}, fresh connection connect + close {:.2} (n = {samples})",
+        median(&tree),
+        median(&connect)
+    );
+    Ok(())
 }
 
 /// One kit sample: start, one query, finish.
@@ -304,6 +340,7 @@ async fn kit_once(
         .fetch_one(kit.db())
         .await;
     let t2 = Instant::now();
+    let connections = kit.db().size();
     // Finish even when the query failed, so that the schema is dropped.
     let finished = kit.finish().await;
     let t3 = Instant::now();
@@ -316,6 +353,7 @@ async fn kit_once(
         start: t1 - t0,
         query: t2 - t1,
         finish: t3 - t2,
+        connections,
     })
 }
 
