@@ -51,6 +51,19 @@ pub enum NatsError {
     /// A subject was rejected.
     #[error("invalid subject: {0}")]
     Subject(String),
+    /// A body could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] super::error::CodecError),
+    /// The responder answered with an error (`Nats-Service-Error` or ORE's `X-Error`).
+    #[error("`{subject}` answered with an error{}: {message}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Remote {
+        /// The subject.
+        subject: String,
+        /// The error code (the service protocol's numeric code, or ORE's `X-Error` code).
+        code: Option<String>,
+        /// The message.
+        message: String,
+    },
     /// async-nats reported another error.
     #[error("NATS {operation} on `{subject}` failed: {message}")]
     Client {

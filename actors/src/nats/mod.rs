@@ -29,6 +29,7 @@
 //! # }
 //! ```
 
+mod client;
 mod client_error;
 mod config;
 mod connection;
@@ -47,6 +48,7 @@ pub use headers::{ErrorCode, RequestHeaders, Token, TraceParent};
 pub use subject::{Subject, SubjectPattern, SubjectPrefix, event_subject, stream_name};
 pub use timestamp::{OreTimestamp, ore_timestamp};
 
+pub use client::{Delivery, Gather, Reply, RequestOptions, Subscription};
 pub use client_error::NatsError;
 pub use config::{Credentials, NatsConfig, NatsConfigError, Secret, TlsFiles};
 pub use connection::{ConnectionState, Nats, NatsConnection, NatsMsg};
