@@ -7,6 +7,8 @@ mod connection;
 mod state;
 mod subtree;
 
+pub mod jetstream;
+
 pub use client_error::NatsError;
 pub use config::{Credentials, NatsConfig, NatsConfigError, Secret, TlsFiles};
 pub use connection::{ConnectionState, Nats, NatsConnection, NatsMsg};
