@@ -548,3 +548,91 @@ async fn a_handler_panic_counts_as_a_failure(kit: TestKit) -> anyhow::Result<()>
     );
     Ok(())
 }
+
+#[ores_testkit::test(timeout = 90)]
+async fn the_consumer_restarts_after_its_connection_and_resumes(
+    kit: TestKit,
+) -> anyhow::Result<()> {
+    use ores_actors::nats::nats_subtree;
+    use ores_testkit::nats_server::NatsServer;
+    // A private server, which the test stops and restarts (its store survives the restart).
+    let Some(mut server) = NatsServer::start_or_skip().await else {
+        return Ok(());
+    };
+    let nats = Nats::new(
+        NatsConfig::new(&server.url(), kit.subject_prefix()).lost_after(Duration::from_millis(300)),
+    )?;
+    let mut events = nats.events();
+    let mut probe = kit
+        .probe::<Seen>("deliveries")
+        .await?
+        .within(Duration::from_secs(20));
+    let report = probe.actor();
+    let consumer = DurableConsumer::new(&nats, "jobs", "worker")
+        .backoff(fast_backoff())
+        .start_wait(Duration::from_secs(30))
+        .handler(move |d: Delivery| {
+            let report = report.clone();
+            async move {
+                report
+                    .send_message(Seen {
+                        payload: String::from_utf8_lossy(&d.payload).into(),
+                        delivered: d.delivered,
+                        ok: true,
+                    })
+                    .unwrap();
+                Ok::<(), HandlerError>(())
+            }
+        });
+    let subtree = nats_subtree("nats-subtree", &nats)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(50),
+            Duration::from_millis(200),
+        )?)
+        .child(consumer);
+    // The stream must exist before the consumer starts: make it with a plain client.
+    {
+        let client = async_nats::connect(server.url()).await?;
+        let js = async_nats::jetstream::new(client);
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: stream_name(kit.subject_prefix(), "jobs"),
+            subjects: vec![format!("{}.jobs.>", kit.subject_prefix())],
+            ..Default::default()
+        })
+        .await?;
+    }
+    let mut supervision = kit.supervision().within(Duration::from_secs(30));
+    kit.spawn(subtree.into_child_spec()).await?;
+    supervision.expect_started("consumer:worker").await?;
+    if nats.status() != LinkStatus::Connected {
+        events
+            .wait_for(WAIT, |e| matches!(e, ConnectionEvent::Connected))
+            .await
+            .expect("connected");
+    }
+    publish(&nats, "jobs.one", "before").await?;
+    probe
+        .expect_msg_eq(&Seen {
+            payload: "before".into(),
+            delivered: 1,
+            ok: true,
+        })
+        .await?;
+
+    server.stop().await?;
+    supervision.expect_failure("nats").await?;
+    server.restart().await?;
+    // Restarted after the connection, on the new client.
+    supervision.expect_started("consumer:worker").await?;
+    publish(&nats, "jobs.two", "after").await?;
+    probe
+        .expect_msg_eq(&Seen {
+            payload: "after".into(),
+            delivered: 1,
+            ok: true,
+        })
+        .await?;
+    // The first message was acked before the drop: it does not come back.
+    probe.expect_no_msg(Duration::from_millis(300)).await?;
+    Ok(())
+}
