@@ -662,3 +662,48 @@ fn duplicate_window(max_age: Duration, current: Duration) -> Duration {
         max_age
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_map_none_to_the_servers_unlimited() {
+        assert_eq!(limit(None), -1);
+        assert_eq!(limit(Some(10)), 10);
+        assert_eq!(limit_of(-1), None);
+        assert_eq!(limit_of(0), None);
+        assert_eq!(limit_of(5), Some(5));
+    }
+
+    #[test]
+    fn the_duplicate_window_never_exceeds_max_age() {
+        let two_min = Duration::from_secs(120);
+        assert_eq!(duplicate_window(Duration::ZERO, two_min), two_min);
+        assert_eq!(
+            duplicate_window(Duration::from_secs(60), two_min),
+            Duration::from_secs(60)
+        );
+        assert_eq!(duplicate_window(Duration::from_secs(600), two_min), two_min);
+    }
+
+    #[test]
+    fn specs_are_checked_before_anything_is_sent() {
+        let ok = StreamSpec::new("workflow", ["workflow.v1.>"]);
+        assert!(ok.validate("s").is_ok());
+        for bad in [
+            StreamSpec::new("", ["a"]),
+            StreamSpec::new("a.b", ["a"]),
+            StreamSpec::new("a", Vec::<String>::new()),
+            StreamSpec::new("a", ["a..b"]),
+            StreamSpec::new("a", ["a b"]),
+            StreamSpec::new("a", ["a"]).max_age(Duration::ZERO),
+        ] {
+            let err = bad.validate("s").err();
+            assert!(
+                matches!(err, Some(JetStreamError::InvalidSpec { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+}

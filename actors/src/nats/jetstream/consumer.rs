@@ -615,3 +615,27 @@ fn header_text(error: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_text_is_one_line_and_bounded() {
+        assert_eq!(header_text("bad\r\ninput\t!"), "bad  input !");
+        let long = "é".repeat(MAX_ERROR_HEADER);
+        let cut = header_text(&long);
+        assert!(cut.len() <= MAX_ERROR_HEADER);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn panic_messages_are_recovered() {
+        let p: Box<dyn std::any::Any + Send> = Box::new("boom");
+        assert_eq!(panic_message(&*p), "boom");
+        let p: Box<dyn std::any::Any + Send> = Box::new(String::from("bang"));
+        assert_eq!(panic_message(&*p), "bang");
+        let p: Box<dyn std::any::Any + Send> = Box::new(7_u8);
+        assert_eq!(panic_message(&*p), "(no message)");
+    }
+}
