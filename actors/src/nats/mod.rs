@@ -39,6 +39,7 @@ mod subtree;
 pub mod codec;
 pub mod error;
 pub mod headers;
+pub mod jetstream;
 pub mod subject;
 pub mod timestamp;
 
