@@ -312,3 +312,10 @@ async fn wrong_credentials_fail_the_connection_with_a_clear_reason(
     );
     Ok(())
 }
+
+#[test]
+fn ipv6_urls_are_accepted_with_or_without_a_port() {
+    Nats::new(NatsConfig::new("nats://[::1]", "ores.dev.a")).unwrap();
+    Nats::new(NatsConfig::new("nats://[::1]:4222", "ores.dev.a")).unwrap();
+    assert!(Nats::new(NatsConfig::new("nats://[::1]:x", "ores.dev.a")).is_err());
+}

@@ -309,7 +309,12 @@ fn check_url(url: &str) -> Result<(), NatsConfigError> {
     if host_port.is_empty() {
         return Err(bad("no host"));
     }
-    if let Some((_, port)) = host_port.rsplit_once(':')
+    // `[::1]:4222` or `[::1]`: the port, if any, comes after the closing bracket.
+    let after_host = match host_port.rfind(']') {
+        Some(i) => &host_port[i + 1..],
+        None => host_port,
+    };
+    if let Some((_, port)) = after_host.rsplit_once(':')
         && !port.is_empty()
         && port.parse::<u16>().is_err()
     {

@@ -150,7 +150,10 @@ impl Nats {
     ) -> Result<Message, NatsError> {
         let subject = self.full_subject(relative);
         let timeout = timeout.unwrap_or(self.shared.config.request_timeout);
+        // One deadline for the whole call: waiting for a client counts against it.
+        let deadline = tokio::time::Instant::now() + timeout;
         let client = self.client(timeout).await?;
+        let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
         let max = client.server_info().max_payload;
         if max > 0 && payload.len() > max {
             return Err(NatsError::PayloadTooLarge {
@@ -270,8 +273,16 @@ pub struct ConnectionState {
 
 impl Drop for ConnectionState {
     fn drop(&mut self) {
-        // However the actor ends, its client goes with it.
-        self.nats.shared.current.store(None);
+        // However the actor ends, its client goes with it: drained and closed, so that a
+        // clone still held elsewhere (a subscription, a forwarding task) does not keep an old
+        // connection alive beside the next incarnation's.
+        if let Some(client) = self.nats.shared.current.swap(None)
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let _ = client.drain().await;
+            });
+        }
         self.nats.shared.state.set(LinkStatus::Closed);
     }
 }
@@ -403,7 +414,10 @@ impl Actor for NatsConnection {
                 let text = e.to_string();
                 // A connect attempt the server refused for its credentials: retrying the same
                 // credentials cannot help, so the connection is lost.
-                if text.contains("authorization violation") || text.contains("authentication") {
+                if text.contains("authorization violation")
+                    || text.contains("authentication")
+                    || text.contains("failed signing nonce")
+                {
                     return Err(lost(
                         cell,
                         format!("{text}: the server refused the credentials"),

@@ -28,11 +28,12 @@ pub enum ConnectionEvent {
     Disconnected,
     /// Connected again after a drop; subscriptions were renewed by the client.
     Reconnected,
-    /// The server is in lame-duck mode: it will close soon, and the client moves to another.
+    /// The server announced lame-duck mode: it will close soon (the client reconnects, to
+    /// another server of the list when there is one, when it does).
     LameDuck,
-    /// The server reported this client as a slow consumer on a subscription.
+    /// A subscription's local buffer was full and async-nats dropped messages for it.
     SlowConsumer {
-        /// The subscription's subject, when known, else its id.
+        /// Which subscription (`subscription <sid>`: async-nats reports only its id).
         subject: String,
     },
     /// The server reported an error (e.g. an authorization violation).
