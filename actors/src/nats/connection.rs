@@ -153,15 +153,8 @@ impl Nats {
         // One deadline for the whole call: waiting for a client counts against it.
         let deadline = tokio::time::Instant::now() + timeout;
         let client = self.client(timeout).await?;
-        let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let max = client.server_info().max_payload;
-        if max > 0 && payload.len() > max {
-            return Err(NatsError::PayloadTooLarge {
-                subject,
-                size: payload.len(),
-                max,
-            });
-        }
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        check_payload(&client, &subject, payload.len())?;
         let mut status = self.shared.state.watch();
         if *status.borrow_and_update() == LinkStatus::Disconnected {
             return Err(NatsError::LinkLost { subject });
@@ -169,7 +162,7 @@ impl Nats {
         let request = async_nats::Request::new()
             .headers(headers)
             .payload(payload)
-            .timeout(Some(timeout));
+            .timeout(Some(remaining));
         let in_flight = client.send_request(subject.clone(), request);
         tokio::select! {
             result = in_flight => result.map_err(|e| request_error(e, subject, timeout)),
@@ -191,14 +184,7 @@ impl Nats {
     ) -> Result<(), NatsError> {
         let subject = self.full_subject(relative);
         let client = self.client(self.shared.config.request_timeout).await?;
-        let max = client.server_info().max_payload;
-        if max > 0 && payload.len() > max {
-            return Err(NatsError::PayloadTooLarge {
-                subject,
-                size: payload.len(),
-                max,
-            });
-        }
+        check_payload(&client, &subject, payload.len())?;
         client
             .publish_with_headers(subject.clone(), headers, payload)
             .await
@@ -231,6 +217,19 @@ impl Nats {
             message: e.to_string(),
         })
     }
+}
+
+/// The server's `max_payload` (async-nats checks it too, but with a generic error).
+fn check_payload(client: &async_nats::Client, subject: &str, size: usize) -> Result<(), NatsError> {
+    let max = client.server_info().max_payload;
+    if max > 0 && size > max {
+        return Err(NatsError::PayloadTooLarge {
+            subject: subject.to_string(),
+            size,
+            max,
+        });
+    }
+    Ok(())
 }
 
 fn request_error(e: async_nats::RequestError, subject: String, timeout: Duration) -> NatsError {
