@@ -319,3 +319,73 @@ fn ipv6_urls_are_accepted_with_or_without_a_port() {
     Nats::new(NatsConfig::new("nats://[::1]:4222", "ores.dev.a")).unwrap();
     assert!(Nats::new(NatsConfig::new("nats://[::1]:x", "ores.dev.a")).is_err());
 }
+
+#[ores_testkit::test(timeout = 60)]
+async fn lame_duck_mode_is_reported_on_the_state_stream(kit: TestKit) -> anyhow::Result<()> {
+    let Some(server) = NatsServer::start_or_skip().await else {
+        return Ok(());
+    };
+    let nats = Nats::new(NatsConfig::new(&server.url(), kit.subject_prefix()))?;
+    let mut events = nats.events();
+    kit.spawn(nats.child_spec()).await?;
+    connected(&mut events).await;
+    server.lame_duck().await?;
+    events
+        .wait_for(WAIT, |e| matches!(e, ConnectionEvent::LameDuck))
+        .await
+        .expect("lame duck reported");
+    Ok(())
+}
+
+#[ores_testkit::test]
+async fn a_request_without_a_reply_times_out_with_its_deadline(kit: TestKit) -> anyhow::Result<()> {
+    let nats = Nats::new(NatsConfig::new(kit.nats_url(), kit.subject_prefix()))?;
+    let mut events = nats.events();
+    kit.spawn(nats.child_spec()).await?;
+    connected(&mut events).await;
+    let _silent = nats.subscribe_raw("silent", None).await?;
+    nats.client(WAIT).await?.flush().await?;
+    let err = nats
+        .request_bytes(
+            "silent",
+            Default::default(),
+            "?".into(),
+            Some(Duration::from_millis(200)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "request to `{}.silent` timed out after 200ms",
+            kit.subject_prefix()
+        )
+    );
+    Ok(())
+}
+
+#[ores_testkit::test]
+async fn a_slow_consumer_is_reported_with_its_subject(kit: TestKit) -> anyhow::Result<()> {
+    let nats =
+        Nats::new(NatsConfig::new(kit.nats_url(), kit.subject_prefix()).subscription_capacity(4))?;
+    let mut events = nats.events();
+    kit.spawn(nats.child_spec()).await?;
+    connected(&mut events).await;
+    let _never_read = nats.subscribe_raw("firehose", None).await?;
+    for i in 0..200u32 {
+        nats.publish_bytes("firehose", Default::default(), i.to_string().into())
+            .await?;
+    }
+    nats.client(WAIT).await?.flush().await?;
+    let event = events
+        .wait_for(WAIT, |e| matches!(e, ConnectionEvent::SlowConsumer { .. }))
+        .await
+        .expect("slow consumer reported");
+    assert_eq!(
+        event,
+        ConnectionEvent::SlowConsumer {
+            subject: format!("{}.firehose", kit.subject_prefix())
+        }
+    );
+    Ok(())
+}

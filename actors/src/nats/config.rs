@@ -176,6 +176,9 @@ pub struct NatsConfig {
     pub lost_after: Duration,
     /// How long one connection attempt may take (default 5 s).
     pub connect_timeout: Duration,
+    /// How many messages a subscription buffers before async-nats drops messages and reports
+    /// a slow consumer (default 65,536).
+    pub subscription_capacity: usize,
 }
 
 impl NatsConfig {
@@ -196,6 +199,7 @@ impl NatsConfig {
             name: "ores".into(),
             lost_after: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            subscription_capacity: 65_536,
         }
     }
 
@@ -248,6 +252,18 @@ impl NatsConfig {
     /// Set the connection name.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// Set how long one connection attempt may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Set how many messages a subscription buffers before it is a slow consumer.
+    pub fn subscription_capacity(mut self, capacity: usize) -> Self {
+        self.subscription_capacity = capacity.max(1);
         self
     }
 

@@ -28,6 +28,9 @@ struct Shared {
     current: ArcSwapOption<async_nats::Client>,
     /// Bumped whenever a new client is stored, so that waiters can wake.
     generation: watch::Sender<u64>,
+    /// The subject of each subscription made through this handle, by the client's
+    /// subscription id, so that a slow-consumer report can name its subject.
+    subjects: std::sync::Mutex<std::collections::HashMap<u64, String>>,
 }
 
 /// A handle on the supervised NATS connection: a cheap clone, valid across restarts of the
@@ -62,6 +65,7 @@ impl Nats {
                 state: StateCell::new(),
                 current: ArcSwapOption::empty(),
                 generation,
+                subjects: Default::default(),
             }),
         })
     }
@@ -211,12 +215,31 @@ impl Nats {
             Some(q) => client.queue_subscribe(subject.clone(), q.to_string()).await,
             None => client.subscribe(subject.clone()).await,
         };
-        result.map_err(|e| NatsError::Client {
+        let subscriber = result.map_err(|e| NatsError::Client {
             operation: "subscribe",
-            subject,
+            subject: subject.clone(),
             message: e.to_string(),
-        })
+        })?;
+        if let Some(sid) = subscription_id(&subscriber) {
+            self.shared
+                .subjects
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(sid, subject);
+        }
+        Ok(subscriber)
     }
+}
+
+/// The client's id of a subscription. async-nats keeps it private; its derived `Debug` shows
+/// it (`Subscriber { sid: 7, .. }`), and a test pins that, so a change in async-nats is caught.
+fn subscription_id(subscriber: &async_nats::Subscriber) -> Option<u64> {
+    let text = format!("{subscriber:?}");
+    let rest = text.split_once("sid: ")?.1;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The server's `max_payload` (async-nats checks it too, but with a generic error).
@@ -307,6 +330,7 @@ fn connect_options(config: &NatsConfig, myself: ActorRef<NatsMsg>) -> ConnectOpt
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(config.connect_timeout)
+        .subscription_capacity(config.subscription_capacity)
         .request_timeout(Some(config.request_timeout))
         .event_callback(move |event| {
             let myself = myself.clone();
@@ -343,6 +367,11 @@ impl Actor for NatsConnection {
                 config.servers.join(",")
             )
         })?;
+        nats.shared
+            .subjects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         nats.shared.current.store(Some(Arc::new(client)));
         nats.shared.generation.send_modify(|g| *g += 1);
         Ok(ConnectionState {
@@ -391,8 +420,16 @@ impl Actor for NatsConnection {
             }
             Inner::Event(Event::LameDuckMode) => cell.emit(ConnectionEvent::LameDuck),
             Inner::Event(Event::SlowConsumer(sid)) => {
+                let known = state
+                    .nats
+                    .shared
+                    .subjects
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&sid)
+                    .cloned();
                 cell.emit(ConnectionEvent::SlowConsumer {
-                    subject: format!("subscription {sid}"),
+                    subject: known.unwrap_or_else(|| format!("subscription {sid}")),
                 });
             }
             Inner::Event(Event::ServerError(async_nats::ServerError::AuthorizationViolation)) => {
