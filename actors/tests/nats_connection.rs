@@ -389,3 +389,56 @@ async fn a_slow_consumer_is_reported_with_its_subject(kit: TestKit) -> anyhow::R
     );
     Ok(())
 }
+
+#[test]
+fn credentials_and_tls_come_from_the_layered_configuration() {
+    use ores_actors::nats::Credentials;
+    use ores_runtime::config::{ConfigLoader, OresConfig};
+    let load = |vars: &[(&str, &str)]| {
+        let cfg: OresConfig = ConfigLoader::for_app("refdata")
+            .env_vars(vars.iter().copied())
+            .load()
+            .unwrap();
+        NatsConfig::from_settings(&cfg.nats)
+    };
+    let config = load(&[
+        ("ORES_NATS_SUBJECT_PREFIX", "ores.dev.local1"),
+        ("ORES_NATS_USER", "app"),
+        ("ORES_REFDATA_NATS_PASSWORD", "s3cret"),
+        ("ORES_NATS_LOST_AFTER_MS", "2500"),
+        ("ORES_NATS_NAME", "refdata"),
+    ])
+    .unwrap();
+    assert!(
+        matches!(&config.credentials, Credentials::UserPassword { user, password } if user == "app" && password.expose() == "s3cret")
+    );
+    assert_eq!(config.lost_after, Duration::from_millis(2500));
+    assert_eq!(config.name, "refdata");
+    assert!(!format!("{config:?}").contains("s3cret"));
+
+    let err = load(&[
+        ("ORES_NATS_SUBJECT_PREFIX", "ores.dev.a"),
+        ("ORES_NATS_TLS_CA", "/ca.pem"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "TLS needs a CA, a client certificate and a client key, or none of them; missing: cert, key"
+    );
+    let err = load(&[
+        ("ORES_NATS_SUBJECT_PREFIX", "ores.dev.a"),
+        ("ORES_NATS_TOKEN", "t"),
+        ("ORES_NATS_USER", "u"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "NATS credentials: give one of `user` with `password`, `token`, `nkey_seed` or `creds_file`"
+    );
+    let err = load(&[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid NATS subject prefix ``: it is required"),
+        "{err}"
+    );
+}

@@ -214,7 +214,7 @@ fn app_name_is_not_read_as_a_section() -> anyhow::Result<()> {
 
 #[test]
 fn unrelated_variables_and_unknown_keys_are_ignored() -> anyhow::Result<()> {
-    let (_dir, path) = toml_file("ores.toml", "[nats]\ntls_ca = \"ca.pem\"\n[other]\nx = 1\n")?;
+    let (_dir, path) = toml_file("ores.toml", "[nats]\nnot_a_key = \"x\"\n[other]\nx = 1\n")?;
     let cfg: OresConfig = loader(&[
         ("PATH", "/usr/bin"),
         ("ORES_TEST_TIMEOUT_SECONDS", "60"),

@@ -134,6 +134,11 @@ pub enum NatsConfigError {
         /// The I/O error.
         reason: String,
     },
+    /// Credentials were given in more than one form, or a user without a password.
+    #[error(
+        "NATS credentials: give one of `user` with `password`, `token`, `nkey_seed` or `creds_file`"
+    )]
+    Credentials,
     /// A duration that must be positive was zero.
     #[error("NATS `{key}` must be longer than zero")]
     ZeroDuration {
@@ -221,6 +226,38 @@ impl NatsConfig {
         if let Some(ms) = settings.request_timeout_ms {
             config.request_timeout = Duration::from_millis(ms);
         }
+        if let Some(ms) = settings.lost_after_ms {
+            config.lost_after = Duration::from_millis(ms);
+        }
+        if let Some(name) = &settings.name {
+            config.name = name.clone();
+        }
+        config.credentials = match (
+            &settings.user,
+            &settings.password,
+            &settings.token,
+            &settings.nkey_seed,
+            &settings.creds_file,
+        ) {
+            (None, None, None, None, None) => Credentials::None,
+            (Some(user), Some(password), None, None, None) => Credentials::UserPassword {
+                user: user.clone(),
+                password: Secret::new(password.0.clone()),
+            },
+            (None, None, Some(token), None, None) => {
+                Credentials::Token(Secret::new(token.0.clone()))
+            }
+            (None, None, None, Some(seed), None) => {
+                Credentials::NKeySeed(Secret::new(seed.0.clone()))
+            }
+            (None, None, None, None, Some(path)) => Credentials::CredsFile(path.clone()),
+            _ => return Err(NatsConfigError::Credentials),
+        };
+        config.tls = TlsFiles::from_parts(
+            settings.tls_ca.clone(),
+            settings.tls_cert.clone(),
+            settings.tls_key.clone(),
+        )?;
         config.validate()?;
         Ok(config)
     }

@@ -19,5 +19,5 @@ mod settings;
 pub use error::{ConfigError, ConfigSource};
 pub use loader::ConfigLoader;
 pub use settings::{
-    DatabaseSettings, LogFormat, LogSettings, NatsSettings, OresConfig, WireFormat,
+    DatabaseSettings, LogFormat, LogSettings, NatsSettings, OresConfig, Redacted, WireFormat,
 };

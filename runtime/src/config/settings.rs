@@ -37,6 +37,40 @@ pub struct NatsSettings {
     /// `ORES_NATS_REQUEST_TIMEOUT_MS`); `None` leaves the choice to the NATS client layer.
     #[serde(deserialize_with = "millis")]
     pub request_timeout_ms: Option<u64>,
+    /// How long the link may stay down before the connection is declared lost, in
+    /// milliseconds (`nats.lost_after_ms`, `ORES_NATS_LOST_AFTER_MS`).
+    #[serde(deserialize_with = "millis")]
+    pub lost_after_ms: Option<u64>,
+    /// The connection name the server shows (`nats.name`, `ORES_NATS_NAME`).
+    pub name: Option<String>,
+    /// User, with `password` (`nats.user`, `ORES_NATS_USER`).
+    pub user: Option<String>,
+    /// Password, with `user` (`nats.password`, `ORES_NATS_PASSWORD`).
+    pub password: Option<Redacted>,
+    /// Token (`nats.token`, `ORES_NATS_TOKEN`).
+    pub token: Option<Redacted>,
+    /// NKey seed (`nats.nkey_seed`, `ORES_NATS_NKEY_SEED`).
+    pub nkey_seed: Option<Redacted>,
+    /// Credentials file (`nats.creds_file`, `ORES_NATS_CREDS_FILE`).
+    pub creds_file: Option<std::path::PathBuf>,
+    /// TLS CA certificate (`nats.tls_ca`, `ORES_NATS_TLS_CA`); with `tls_cert` and `tls_key`,
+    /// all three or none.
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// TLS client certificate (`nats.tls_cert`, `ORES_NATS_TLS_CERT`).
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// TLS client key (`nats.tls_key`, `ORES_NATS_TLS_KEY`).
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+/// A secret configuration value (a password, a token, a seed): `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
 }
 
 impl NatsSettings {
@@ -51,6 +85,16 @@ impl Default for NatsSettings {
             subject_prefix: None,
             wire_format: WireFormat::default(),
             request_timeout_ms: None,
+            lost_after_ms: None,
+            name: None,
+            user: None,
+            password: None,
+            token: None,
+            nkey_seed: None,
+            creds_file: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
