@@ -36,12 +36,10 @@ async fn connect(kit: &TestKit, format: WireFormat) -> Nats {
 /// correlation id and traceparent it saw.
 async fn responder(kit: &TestKit, relative: &str) -> tokio::task::JoinHandle<()> {
     let client = async_nats::connect(kit.nats_url()).await.unwrap();
-    let mut sub = client
-        .subscribe(format!("{}.{relative}", kit.subject_prefix()))
-        .await
-        .unwrap();
+    let subject = format!("{}.{relative}", kit.subject_prefix());
+    let mut sub = client.subscribe(subject.clone()).await.unwrap();
     client.flush().await.unwrap();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let codec = Codec::new(WireFormat::Json);
         while let Some(msg) = sub.next().await {
             let asked: String = codec.decode(msg.headers.as_ref(), &msg.payload).unwrap();
@@ -65,7 +63,21 @@ async fn responder(kit: &TestKit, relative: &str) -> tokio::task::JoinHandle<()>
                     .unwrap();
             }
         }
-    })
+    });
+    // `flush` only writes: wait until the server routes another connection's requests to it.
+    let probe = async_nats::connect(kit.nats_url()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        let asked = probe.request_with_headers(
+            subject.clone(),
+            RequestHeaders::new().to_header_map(),
+            "\"ping\"".into(),
+        );
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), asked).await {
+            break;
+        }
+    }
+    task
 }
 
 #[ores_testkit::test]
@@ -201,13 +213,20 @@ async fn request_many_gathers_every_responders_reply(kit: TestKit) -> anyhow::Re
     let _b = responder(&kit, "telemetry.v1.services.ping").await;
     let _c = responder(&kit, "telemetry.v1.services.ping").await;
     let subject = Subject::service("telemetry", "v1", "services", "ping")?;
-    let all: Vec<Currency> = nats
-        .request_many(
-            &subject,
-            "X",
-            Gather::within(Duration::from_secs(5)).replies(3),
-        )
-        .await?;
+    // The three subscriptions reach the server in their own time: gather until all answer.
+    let mut all: Vec<Currency> = Vec::new();
+    for _ in 0..10 {
+        all = nats
+            .request_many(
+                &subject,
+                "X",
+                Gather::within(Duration::from_secs(1)).replies(3),
+            )
+            .await?;
+        if all.len() == 3 {
+            break;
+        }
+    }
     assert_eq!(all.len(), 3);
     let started = std::time::Instant::now();
     let some: Vec<Currency> = nats
@@ -239,4 +258,44 @@ fn invalid_subjects_are_refused_with_the_token_named() {
     assert!(err.to_string().contains("token 2"), "{err}");
     assert!(Subject::new("refdata.*.list").is_err());
     assert!(SubjectPattern::new("refdata.>.list").is_err());
+}
+
+#[ores_testkit::test]
+async fn the_receiving_side_continues_the_senders_trace(kit: TestKit) -> anyhow::Result<()> {
+    let nats = connect(&kit, WireFormat::Json).await;
+    let mut sub = nats
+        .subscribe::<String>(&SubjectPattern::new("work.v1.items.do")?)
+        .await?;
+    nats.client(Duration::from_secs(5)).await?.flush().await?;
+    let subject = Subject::service("work", "v1", "items", "do")?;
+    let sender = nats.clone();
+    let mut headers = RequestHeaders::new();
+    headers.correlation_id = "corr-7".into();
+    let root: ores_actors::nats::TraceParent =
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse()?;
+    headers.traceparent = Some(root);
+    tokio::spawn(async move {
+        let _ = sender
+            .request_with::<_, String>(
+                &subject,
+                "x",
+                RequestOptions::default()
+                    .headers(headers)
+                    .timeout(Duration::from_secs(1)),
+            )
+            .await;
+    });
+    let delivery = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await?
+        .unwrap();
+    let seen = delivery.request_headers()?;
+    assert_eq!(seen.correlation_id, "corr-7");
+    assert_eq!(
+        seen.traceparent.unwrap().trace_id(),
+        root.trace_id(),
+        "one trace across both sides"
+    );
+    let span = delivery.span();
+    assert_eq!(span.metadata().map(|m| m.name()), Some("nats.handle"));
+    Ok(())
 }

@@ -17,13 +17,23 @@ async fn echo(url: &str, prefix: &str) -> tokio::task::JoinHandle<()> {
     let client = async_nats::connect(url).await.unwrap();
     let mut sub = client.subscribe(format!("{prefix}.echo")).await.unwrap();
     client.flush().await.unwrap();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
             if let Some(reply) = msg.reply {
                 let _ = client.publish(reply, msg.payload).await;
             }
         }
-    })
+    });
+    // `flush` only writes: wait until the server routes another connection's requests to it.
+    let probe = async_nats::connect(url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        let asked = probe.request(format!("{prefix}.echo"), "ready?".into());
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), asked).await {
+            break;
+        }
+    }
+    task
 }
 
 async fn connected(events: &mut ores_actors::nats::ConnectionEvents) {

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use super::client_error::NatsError;
 use super::codec::Codec;
 use super::connection::Nats;
-use super::error::CodecError;
+use super::error::{CodecError, HeaderError};
 use super::headers::{ERROR, RequestHeaders};
 use super::subject::{Subject, SubjectPattern};
 
@@ -105,6 +105,34 @@ pub struct Delivery<T> {
     /// The decoded body, or why it could not be decoded (the message is not lost: its raw
     /// body is in the error's context).
     pub body: Result<T, CodecError>,
+}
+
+impl<T> Delivery<T> {
+    /// The ORE request headers of this message: correlation id, session, workspace, tenant,
+    /// tokens and trace context.
+    ///
+    /// # Errors
+    /// [`HeaderError`] when an authorization header is malformed.
+    pub fn request_headers(&self) -> Result<RequestHeaders, HeaderError> {
+        match &self.headers {
+            Some(h) => RequestHeaders::from_header_map(h),
+            None => Ok(RequestHeaders::new()),
+        }
+    }
+
+    /// A `nats.handle` tracing span for handling this message, in the sender's trace: it
+    /// records the subject, the correlation id and a child `traceparent` of the sender's, so a
+    /// request is one trace across services (`nats.request` on the sending side).
+    pub fn span(&self) -> tracing::Span {
+        let headers = self.request_headers().unwrap_or_default().for_downstream();
+        tracing::info_span!(
+            target: "ores_actors::nats",
+            "nats.handle",
+            subject = %self.subject,
+            correlation_id = %headers.correlation_id,
+            traceparent = %headers.traceparent.map(|t| t.to_string()).unwrap_or_default(),
+        )
+    }
 }
 
 /// A subscription whose messages are decoded into `T`. A [`Stream`]; dropping it
