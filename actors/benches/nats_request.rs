@@ -16,7 +16,10 @@
 //!   connection wrapper (client lookup, size check, link-state watch, `select!`) without codec
 //!   or headers;
 //! - **raw + hdrs**: the raw client sending a pre-built header map of the size ours sends, i.e.
-//!   the wire cost of the headers alone.
+//!   the wire cost of the headers alone;
+//! - **ores lean**: what `request_with` does, built here on `request_bytes` with the cheaper
+//!   parts suggested by the CPU breakdown (UUIDv7 from the thread RNG, a table-hex
+//!   `traceparent`, no tracing span), to measure what they would gain.
 //!
 //! Measured per round, the variants interleaved (their order alternates between rounds):
 //! 1 in flight, p50 and p99 latency of 2,000 sequential requests; 64 in flight, requests per
@@ -35,6 +38,7 @@ use std::time::{Duration, Instant};
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures::StreamExt;
+use ores_actors::nats::headers::{CORRELATION_ID, TRACEPARENT};
 use ores_actors::nats::{
     Codec, ConnectionEvent, Nats, NatsConfig, RequestHeaders, Subject, TraceParent,
 };
@@ -92,14 +96,16 @@ enum Variant {
     Ores,
     OresBytes,
     RawHeaders,
+    OresLean,
 }
 
 impl Variant {
-    const ALL: [Variant; 4] = [
+    const ALL: [Variant; 5] = [
         Variant::Raw,
         Variant::Ores,
         Variant::OresBytes,
         Variant::RawHeaders,
+        Variant::OresLean,
     ];
 
     fn name(self) -> &'static str {
@@ -108,6 +114,7 @@ impl Variant {
             Variant::Ores => "ores",
             Variant::OresBytes => "ores bytes",
             Variant::RawHeaders => "raw + hdrs",
+            Variant::OresLean => "ores lean",
         }
     }
 }
@@ -152,6 +159,24 @@ impl Ctx {
                     .unwrap();
                 assert_eq!(msg.payload.len(), self.payload.len());
             }
+            Variant::OresLean => {
+                // What `request_with` does, with the suggested cheaper parts: a UUIDv7 from
+                // the thread RNG, a traceparent hex-encoded by hand, no tracing span.
+                let encoded = Codec::default().encode(&self.req).unwrap();
+                let mut map = HeaderMap::new();
+                map.insert(CORRELATION_ID, fast_uuid_v7().to_string());
+                map.insert(TRACEPARENT, fast_traceparent());
+                encoded.write_headers(&mut map);
+                let msg = self
+                    .nats
+                    .request_bytes(self.subject.as_str(), map, encoded.body, None)
+                    .await
+                    .unwrap();
+                let resp: Resp = Codec::default()
+                    .decode(msg.headers.as_ref(), &msg.payload)
+                    .unwrap();
+                assert_eq!(resp.id, self.req.id);
+            }
             Variant::RawHeaders => {
                 let request = async_nats::Request::new()
                     .headers(self.headers.clone())
@@ -165,6 +190,34 @@ impl Ctx {
             }
         }
     }
+}
+
+/// A UUIDv7 from rand's thread RNG (what uuid's `fast-rng` feature does) instead of one
+/// `getrandom` system call per id.
+fn fast_uuid_v7() -> uuid::Uuid {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand::random::<[u8; 10]>()).into_uuid()
+}
+
+/// A new root `traceparent`, hex-encoded through a table rather than `write!` per byte.
+fn fast_traceparent() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let trace: [u8; 16] = rand::random();
+    let span: [u8; 8] = rand::random();
+    let mut out = Vec::with_capacity(55);
+    out.extend_from_slice(b"00-");
+    for b in trace {
+        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    }
+    out.push(b'-');
+    for b in span {
+        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    }
+    out.extend_from_slice(b"-01");
+    String::from_utf8(out).unwrap()
 }
 
 /// p50 and p99 (µs) of `n` sequential requests.
@@ -212,6 +265,9 @@ fn micros(d: Duration) -> f64 {
 }
 
 fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -284,6 +340,27 @@ fn cpu_costs(ctx: &Ctx, n: usize) {
             "RequestHeaders::new() (clone-free: UUIDv7 only)",
             Box::new(|| {
                 black_box(RequestHeaders::new());
+            }),
+        ),
+        (
+            "UUIDv7 from rand's thread RNG (what uuid's `fast-rng` does) + to_string()",
+            Box::new(|| {
+                black_box(fast_uuid_v7().to_string());
+            }),
+        ),
+        (
+            "traceparent hex-encoded through a table (fast_traceparent)",
+            Box::new(|| {
+                black_box(fast_traceparent());
+            }),
+        ),
+        (
+            "TraceParent::to_string() (write! per byte)",
+            Box::new({
+                let tp = TraceParent::new_root();
+                move || {
+                    black_box(black_box(&tp).to_string());
+                }
             }),
         ),
         (
@@ -414,12 +491,23 @@ async fn run() -> anyhow::Result<()> {
         if quick { " (quick)" } else { "" },
     );
 
+    // `ORES_BENCH_ONLY=ores` (a comma-separated list of names) runs only those variants, e.g.
+    // under `perf record`; the summary then needs `raw` and `ores`.
+    let only: Option<Vec<String>> = std::env::var("ORES_BENCH_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
     let nv = Variant::ALL.len();
     let mut p50 = vec![Vec::new(); nv];
     let mut p99 = vec![Vec::new(); nv];
     let mut rps = vec![Vec::new(); nv];
     for round in 0..=ROUNDS {
-        let mut order = Variant::ALL.to_vec();
+        let mut order: Vec<Variant> = Variant::ALL
+            .into_iter()
+            .filter(|v| {
+                only.as_ref()
+                    .is_none_or(|o| o.iter().any(|n| n == v.name()))
+            })
+            .collect();
         if round % 2 == 1 {
             order.reverse();
         }
@@ -447,7 +535,10 @@ async fn run() -> anyhow::Result<()> {
 
     let m = |v: &[Vec<f64>], x: Variant| median(&v[x as usize]);
     println!("\nall variants (median of {ROUNDS} rounds):");
-    for v in Variant::ALL {
+    for v in Variant::ALL
+        .into_iter()
+        .filter(|v| !p50[*v as usize].is_empty())
+    {
         println!(
             "  {:<11} p50 {:>5.0} µs  p99 {:>5.0} µs  {:>6.1} k req/s  (p50 range {:.0}-{:.0} µs, k req/s range {:.1}-{:.1})",
             v.name(),
@@ -459,6 +550,11 @@ async fn run() -> anyhow::Result<()> {
             rps[v as usize].iter().copied().fold(f64::MAX, f64::min) / 1e3,
             rps[v as usize].iter().copied().fold(0.0, f64::max) / 1e3,
         );
+    }
+    if p50[Variant::Raw as usize].is_empty() || p50[Variant::Ores as usize].is_empty() {
+        println!("(raw or ores not run: no ratios)");
+        tree.shutdown(Duration::from_secs(5)).await?;
+        return Ok(());
     }
     // Per-round ratios (interleaved in the same round), then their median: robust to drift.
     let ratio_p50: Vec<f64> = (0..ROUNDS)
