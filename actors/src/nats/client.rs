@@ -235,13 +235,18 @@ impl Nats {
         Req: Serialize + ?Sized,
         Resp: DeserializeOwned,
     {
-        let headers = options.headers.unwrap_or_default().for_downstream();
+        let mut headers = options.headers.unwrap_or_default();
+        // Continue the caller's trace as a child span, or start one (in place: no clone).
+        let traceparent = headers
+            .traceparent
+            .map_or_else(super::headers::TraceParent::new_root, |t| t.child());
+        headers.traceparent = Some(traceparent);
         let span = tracing::debug_span!(
             target: "ores_actors::nats",
             "nats.request",
             subject = %subject,
             correlation_id = %headers.correlation_id,
-            traceparent = %headers.traceparent.map(|t| t.to_string()).unwrap_or_default(),
+            traceparent = %traceparent,
         );
         let codec = self.codec();
         let encoded = codec.encode(request)?;

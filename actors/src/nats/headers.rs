@@ -242,17 +242,39 @@ impl FromStr for TraceParent {
     }
 }
 
+impl TraceParent {
+    /// The header value, `00-<trace id>-<parent id>-<flags>` (55 ASCII bytes), written through
+    /// a lookup table: this is on every request's path.
+    fn encode(&self) -> [u8; 55] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'-'; 55];
+        out[0] = b'0';
+        out[1] = b'0';
+        let mut at = 3;
+        for (i, b) in self
+            .trace_id
+            .iter()
+            .chain(self.parent_id.iter())
+            .enumerate()
+        {
+            if i == 16 {
+                at += 1; // the `-` between the ids
+            }
+            out[at] = HEX[usize::from(b >> 4)];
+            out[at + 1] = HEX[usize::from(b & 0x0f)];
+            at += 2;
+        }
+        out[53] = HEX[usize::from(self.flags >> 4)];
+        out[54] = HEX[usize::from(self.flags & 0x0f)];
+        out
+    }
+}
+
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("00-")?;
-        for b in self.trace_id {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str("-")?;
-        for b in self.parent_id {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "-{:02x}", self.flags)
+        let bytes = self.encode();
+        // Only ASCII hex digits and `-` are written.
+        f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?)
     }
 }
 
