@@ -452,3 +452,67 @@ fn credentials_and_tls_come_from_the_layered_configuration() {
         "{err}"
     );
 }
+
+#[ores_testkit::test(timeout = 60)]
+async fn gathering_and_publishing_during_an_outage_fail_instead_of_hanging(
+    kit: TestKit,
+) -> anyhow::Result<()> {
+    use ores_actors::nats::{Gather, Subject};
+    let Some(mut server) = NatsServer::start_or_skip().await else {
+        return Ok(());
+    };
+    let config = NatsConfig::new(&server.url(), kit.subject_prefix())
+        .lost_after(Duration::from_secs(30))
+        .request_timeout(Duration::from_millis(300));
+    let nats = Nats::new(config)?;
+    let mut events = nats.events();
+    kit.spawn(nats.child_spec()).await?;
+    connected(&mut events).await;
+    let _silent = nats.subscribe_raw("census", None).await?;
+    nats.client(WAIT).await?.flush().await?;
+
+    let gatherer = nats.clone();
+    let started = Instant::now();
+    let gathering = tokio::spawn(async move {
+        gatherer
+            .request_many::<_, String>(
+                &Subject::new("census")?,
+                "?",
+                Gather::within(Duration::from_secs(30)),
+            )
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    tokio::task::yield_now().await;
+    server.stop().await?;
+    let gathered = tokio::time::timeout(WAIT, gathering).await??;
+    assert!(
+        matches!(
+            gathered.as_ref().map_err(|e| e.downcast_ref::<NatsError>()),
+            Err(Some(NatsError::LinkLost { .. }))
+        ),
+        "{gathered:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Publishing while the link is down is queued by the client; once its queue is full, a
+    // publish ends with a timeout instead of waiting for the server's return.
+    let body = bytes::Bytes::from(vec![0u8; 1024]);
+    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+        for _ in 0..100_000 {
+            if let Err(e) = nats
+                .publish_bytes("firehose", Default::default(), body.clone())
+                .await
+            {
+                return Some(e);
+            }
+        }
+        None
+    })
+    .await?;
+    assert!(
+        matches!(outcome, Some(NatsError::Timeout { .. })),
+        "{outcome:?}"
+    );
+    Ok(())
+}

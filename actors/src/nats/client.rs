@@ -18,6 +18,7 @@ use super::codec::Codec;
 use super::connection::Nats;
 use super::error::{CodecError, HeaderError};
 use super::headers::{ERROR, RequestHeaders};
+use super::state::LinkStatus;
 use super::subject::{Subject, SubjectPattern};
 
 /// The service protocol's error headers (ADR-32).
@@ -360,13 +361,21 @@ impl Nats {
             })?;
         let deadline = tokio::time::Instant::now() + gather.max_wait;
         let mut out = Vec::new();
+        let mut status = self.status_watch();
         while out.len() < gather.max_replies {
             let now = tokio::time::Instant::now();
             let mut until = deadline;
             if let Some(gap) = gather.quiet_gap.filter(|_| !out.is_empty()) {
                 until = until.min(now + gap);
             }
-            match tokio::time::timeout_at(until, replies.next()).await {
+            let next = tokio::select! {
+                next = tokio::time::timeout_at(until, replies.next()) => next,
+                // Replies cannot come over a dropped link: fail at once, as requests do.
+                _ = status.wait_for(|s| matches!(s, LinkStatus::Disconnected | LinkStatus::Closed)) => {
+                    return Err(NatsError::LinkLost { subject: full });
+                }
+            };
+            match next {
                 Ok(Some(msg)) => {
                     if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
                         break;

@@ -187,16 +187,25 @@ impl Nats {
         payload: Bytes,
     ) -> Result<(), NatsError> {
         let subject = self.full_subject(relative);
-        let client = self.client(self.shared.config.request_timeout).await?;
+        let timeout = self.shared.config.request_timeout;
+        let client = self.client(timeout).await?;
         check_payload(&client, &subject, payload.len())?;
-        client
-            .publish_with_headers(subject.clone(), headers, payload)
-            .await
-            .map_err(|e| NatsError::Client {
+        // While the link is down async-nats queues publishes; once its queue is full a publish
+        // waits for the reconnect. Bound that by the request timeout.
+        let published = client.publish_with_headers(subject.clone(), headers, payload);
+        match tokio::time::timeout(timeout, published).await {
+            Ok(result) => result.map_err(|e| NatsError::Client {
                 operation: "publish",
                 subject,
                 message: e.to_string(),
-            })
+            }),
+            Err(_) => Err(NatsError::Timeout { subject, timeout }),
+        }
+    }
+
+    /// A receiver of the link status, to fail fast when it drops.
+    pub(crate) fn status_watch(&self) -> watch::Receiver<LinkStatus> {
+        self.shared.state.watch()
     }
 
     /// Subscribe to `{prefix}.{relative}` (wildcards allowed), in queue group `queue` if
