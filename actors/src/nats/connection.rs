@@ -31,6 +31,9 @@ struct Shared {
     /// The subject of each subscription made through this handle, by the client's
     /// subscription id, so that a slow-consumer report can name its subject.
     subjects: std::sync::Mutex<std::collections::HashMap<u64, String>>,
+    /// The server's `max_payload`, read once per connection (0 while unknown): reading
+    /// `server_info()` on every request would clone the whole server info.
+    max_payload: std::sync::atomic::AtomicUsize,
 }
 
 /// A handle on the supervised NATS connection: a cheap clone, valid across restarts of the
@@ -66,6 +69,7 @@ impl Nats {
                 current: ArcSwapOption::empty(),
                 generation,
                 subjects: Default::default(),
+                max_payload: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
@@ -158,7 +162,7 @@ impl Nats {
         let deadline = tokio::time::Instant::now() + timeout;
         let client = self.client(timeout).await?;
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-        check_payload(&client, &subject, payload.len())?;
+        self.check_payload(&subject, payload.len())?;
         let mut status = self.shared.state.watch();
         if *status.borrow_and_update() == LinkStatus::Disconnected {
             return Err(NatsError::LinkLost { subject });
@@ -189,7 +193,7 @@ impl Nats {
         let subject = self.full_subject(relative);
         let timeout = self.shared.config.request_timeout;
         let client = self.client(timeout).await?;
-        check_payload(&client, &subject, payload.len())?;
+        self.check_payload(&subject, payload.len())?;
         // While the link is down async-nats queues publishes; once its queue is full a publish
         // waits for the reconnect. Bound that by the request timeout.
         let published = client.publish_with_headers(subject.clone(), headers, payload);
@@ -201,6 +205,22 @@ impl Nats {
             }),
             Err(_) => Err(NatsError::Timeout { subject, timeout }),
         }
+    }
+
+    /// The server's `max_payload` (async-nats checks it too, but with a generic error).
+    fn check_payload(&self, subject: &str, size: usize) -> Result<(), NatsError> {
+        let max = self
+            .shared
+            .max_payload
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if max > 0 && size > max {
+            return Err(NatsError::PayloadTooLarge {
+                subject: subject.to_string(),
+                size,
+                max,
+            });
+        }
+        Ok(())
     }
 
     /// A receiver of the link status, to fail fast when it drops.
@@ -249,19 +269,6 @@ fn subscription_id(subscriber: &async_nats::Subscriber) -> Option<u64> {
         .next()?
         .parse()
         .ok()
-}
-
-/// The server's `max_payload` (async-nats checks it too, but with a generic error).
-fn check_payload(client: &async_nats::Client, subject: &str, size: usize) -> Result<(), NatsError> {
-    let max = client.server_info().max_payload;
-    if max > 0 && size > max {
-        return Err(NatsError::PayloadTooLarge {
-            subject: subject.to_string(),
-            size,
-            max,
-        });
-    }
-    Ok(())
 }
 
 fn request_error(e: async_nats::RequestError, subject: String, timeout: Duration) -> NatsError {
@@ -399,6 +406,14 @@ impl Actor for NatsConnection {
         let cell = &state.nats.shared.state;
         match msg {
             Inner::Event(Event::Connected) => {
+                if let Some(client) = state.nats.shared.current.load_full() {
+                    let max = client.server_info().max_payload;
+                    state
+                        .nats
+                        .shared
+                        .max_payload
+                        .store(max, std::sync::atomic::Ordering::Relaxed);
+                }
                 cell.set(LinkStatus::Connected);
                 cell.emit(if state.ever_connected {
                     ConnectionEvent::Reconnected
