@@ -69,6 +69,14 @@ pub enum KitError {
         #[source]
         source: std::io::Error,
     },
+    /// The test's NATS connection could not be set up, or did not connect in time.
+    #[error("test NATS connection to `{url}`: {message}")]
+    Nats {
+        /// The NATS URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The test's supervision tree could not be started or stopped.
     #[error("test supervision tree: {0}")]
     Tree(#[from] ores_runtime::supervisor::SupervisorError),

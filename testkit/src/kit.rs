@@ -137,6 +137,40 @@ impl TestKit {
         self.tree.start_child(spec).await
     }
 
+    /// Start a supervised NATS connection in the test's tree, on the test's NATS URL and
+    /// subject prefix, and wait (at most 10 s) until it is connected. Services the test adds
+    /// afterwards use the returned handle.
+    ///
+    /// # Errors
+    /// [`KitError::Nats`] when the configuration is refused or the connection does not come
+    /// up; [`KitError::Tree`] when the child cannot be started.
+    pub async fn nats(&self) -> Result<ores_actors::nats::Nats, KitError> {
+        use ores_actors::nats::{ConnectionEvent, LinkStatus, Nats, NatsConfig};
+        let url = self.settings.nats_url.clone();
+        let nats = Nats::new(NatsConfig::new(&url, self.subject_prefix.clone())).map_err(|e| {
+            KitError::Nats {
+                url: url.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let mut events = nats.events();
+        self.tree.start_child(nats.child_spec()).await?;
+        let up = events
+            .wait_for(Duration::from_secs(10), |e| {
+                matches!(e, ConnectionEvent::Connected)
+            })
+            .await
+            .is_some()
+            || nats.status() == LinkStatus::Connected;
+        if !up {
+            return Err(KitError::Nats {
+                url,
+                message: "not connected within 10s".into(),
+            });
+        }
+        Ok(nats)
+    }
+
     /// A probe actor that records the messages it receives.
     ///
     /// # Errors

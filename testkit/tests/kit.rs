@@ -407,3 +407,25 @@ fn migrations_of_the_project_run_before_the_tests_own_whatever_their_versions() 
     let order: Vec<i64> = project.merge(&own).iter().map(|m| m.version).collect();
     assert_eq!(order, [100, 1, 2]);
 }
+
+#[ores_testkit::test]
+async fn one_call_adds_a_connected_nats_connection_under_the_tests_prefix(
+    kit: TestKit,
+) -> anyhow::Result<()> {
+    use ores_actors::nats::{LinkStatus, Subject, SubjectPattern};
+    let nats = kit.nats().await?;
+    assert_eq!(nats.status(), LinkStatus::Connected);
+    assert_eq!(nats.prefix(), kit.subject_prefix());
+    let mut sub = nats
+        .subscribe::<String>(&SubjectPattern::new("greetings.>")?)
+        .await?;
+    nats.client(Duration::from_secs(5)).await?.flush().await?;
+    nats.publish(&Subject::new("greetings.hello")?, "hi")
+        .await?;
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await?
+        .expect("a message");
+    assert_eq!(got.body?, "hi");
+    assert!(kit.tree().children().await?.iter().any(|c| c.id == "nats"));
+    Ok(())
+}
