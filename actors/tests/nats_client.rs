@@ -144,7 +144,10 @@ async fn error_replies_and_undecodable_replies_are_typed_errors(
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("`{subject}` answered with an error forbidden: ORE error `forbidden`")
+        format!(
+            "`{}.{subject}` answered with an error forbidden: ORE error `forbidden`",
+            kit.subject_prefix()
+        )
     );
     let err = nats
         .request::<_, Vec<u64>>(&subject, "EUR")

@@ -257,7 +257,9 @@ impl Nats {
             .request_bytes(subject.as_str(), map, encoded.body, options.timeout)
             .instrument(span)
             .await?;
-        if let Some(error) = remote_error(subject, msg.headers.as_ref()) {
+        if let Some(error) =
+            remote_error(&self.full_subject(subject.as_str()), msg.headers.as_ref())
+        {
             return Err(error);
         }
         let body = codec.decode(msg.headers.as_ref(), &msg.payload)?;
@@ -394,7 +396,7 @@ impl Nats {
     }
 }
 
-fn remote_error(subject: &Subject, headers: Option<&HeaderMap>) -> Option<NatsError> {
+fn remote_error(subject: &str, headers: Option<&HeaderMap>) -> Option<NatsError> {
     let headers = headers?;
     let text = |name: &str| headers.get(name).map(|v| v.as_str().to_string());
     if let Some(message) = text(SERVICE_ERROR) {
