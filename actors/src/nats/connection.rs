@@ -119,8 +119,8 @@ impl Nats {
     /// # Errors
     /// [`NatsError::NotConnected`].
     pub async fn client(&self, wait: Duration) -> Result<async_nats::Client, NatsError> {
-        if let Some(c) = self.shared.current.load_full() {
-            return Ok((*c).clone());
+        if let Some(c) = &*self.shared.current.load() {
+            return Ok(async_nats::Client::clone(c));
         }
         let mut generation = self.shared.generation.subscribe();
         let found = tokio::time::timeout(wait, async {
@@ -171,11 +171,12 @@ impl Nats {
             .headers(headers)
             .payload(payload)
             .timeout(Some(remaining));
-        let in_flight = client.send_request(subject.clone(), request);
+        // The subject moves into the request; errors (rare) rebuild it.
+        let in_flight = client.send_request(subject, request);
         tokio::select! {
-            result = in_flight => result.map_err(|e| request_error(e, subject, timeout)),
+            result = in_flight => result.map_err(|e| request_error(e, self.full_subject(relative), timeout)),
             _ = status.wait_for(|s| matches!(s, LinkStatus::Disconnected | LinkStatus::Closed)) => {
-                Err(NatsError::LinkLost { subject })
+                Err(NatsError::LinkLost { subject: self.full_subject(relative) })
             }
         }
     }
