@@ -53,10 +53,14 @@ pub(crate) async fn create_schema(
     schema: &SchemaName,
     migrations: &Migrations,
 ) -> Result<(), KitError> {
-    let mut tx = pool
-        .begin()
+    let mut conn = pool
+        .acquire()
         .await
         .map_err(db_err(url, "cannot connect to the test database"))?;
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(db_err(url, "cannot begin the schema's transaction"))?;
     // The name is made by `SchemaName::unique`: lowercase letters, digits and `_` only.
     sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut *tx)
@@ -75,7 +79,11 @@ pub(crate) async fn create_schema(
     }
     tx.commit()
         .await
-        .map_err(db_err(url, format!("cannot commit schema `{schema}`")))
+        .map_err(db_err(url, format!("cannot commit schema `{schema}`")))?;
+    // Hand the connection back now rather than from a background task, so that the test's
+    // first query reuses it instead of opening a second one.
+    conn.return_to_pool().await;
+    Ok(())
 }
 
 /// Drop the schema and everything in it.
