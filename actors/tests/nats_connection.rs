@@ -516,3 +516,43 @@ async fn gathering_and_publishing_during_an_outage_fail_instead_of_hanging(
     );
     Ok(())
 }
+
+#[ores_testkit::test(timeout = 60)]
+async fn token_and_user_password_credentials_connect(kit: TestKit) -> anyhow::Result<()> {
+    use ores_actors::nats::{Credentials, Secret};
+    for (args, credentials) in [
+        (
+            vec!["--auth", "s3cret-token"],
+            Credentials::Token(Secret::new("s3cret-token")),
+        ),
+        (
+            vec!["--user", "app", "--pass", "right"],
+            Credentials::UserPassword {
+                user: "app".into(),
+                password: Secret::new("right"),
+            },
+        ),
+    ] {
+        let server = match NatsServer::start_with_args(args).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                return Ok(());
+            }
+        };
+        let nats = Nats::new(
+            NatsConfig::new(&server.url(), kit.subject_prefix()).credentials(credentials),
+        )?;
+        let mut events = nats.events();
+        let handle = kit
+            .spawn(
+                nats.child_spec()
+                    .restart(ores_runtime::supervisor::Restart::Temporary),
+            )
+            .await?;
+        connected(&mut events).await;
+        assert_eq!(nats.status(), LinkStatus::Connected);
+        kit.tree().terminate_child(handle.id()).await?;
+    }
+    Ok(())
+}
