@@ -556,3 +556,36 @@ async fn token_and_user_password_credentials_connect(kit: TestKit) -> anyhow::Re
     }
     Ok(())
 }
+
+#[ores_testkit::test(timeout = 60)]
+async fn an_nkey_seed_connects_to_a_server_that_requires_it(kit: TestKit) -> anyhow::Result<()> {
+    use ores_actors::nats::{Credentials, Secret};
+    let user = nkeys::KeyPair::new_user();
+    let dir = tempfile::tempdir()?;
+    let conf = dir.path().join("nkey.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "authorization {{ users = [ {{ nkey: \"{}\" }} ] }}\n",
+            user.public_key()
+        ),
+    )?;
+    let server = match NatsServer::start_with_args(["-c", conf.to_str().unwrap_or_default()]).await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return Ok(());
+        }
+    };
+    let seed = user.seed()?;
+    let nats = Nats::new(
+        NatsConfig::new(&server.url(), kit.subject_prefix())
+            .credentials(Credentials::NKeySeed(Secret::new(seed))),
+    )?;
+    let mut events = nats.events();
+    kit.spawn(nats.child_spec()).await?;
+    connected(&mut events).await;
+    assert_eq!(nats.status(), LinkStatus::Connected);
+    Ok(())
+}
