@@ -57,6 +57,7 @@
 pub mod config;
 pub mod exit;
 pub mod notify;
+pub mod panic;
 pub mod runtime;
 pub mod supervisor;
 pub mod telemetry;

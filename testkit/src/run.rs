@@ -103,7 +103,7 @@ where
         // that the schema is kept, the logs are shown and the watchdog is disarmed.
         let body = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body(kit)));
         match tokio::time::timeout(timeout, body).await {
-            Ok(Err(panic)) => Some(format!("the test panicked: {}\n{}", panic_text(&*panic), teardown.keep().await)),
+            Ok(Err(panic)) => Some(format!("the test panicked: {}\n{}", ores_runtime::panic::message(&*panic).unwrap_or("a panic without a message"), teardown.keep().await)),
             Ok(Ok(result)) => match result.into_outcome() {
                 Ok(()) => teardown.finish().await.err().map(|e| format!("the test passed, but its clean-up failed: {e}")),
                 Err(e) => Some(format!("{e}\n{}", teardown.keep().await)),
@@ -137,16 +137,6 @@ impl Drop for Disarm {
         if let Some(w) = &self.watchdog {
             w.unpark();
         }
-    }
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".into()
     }
 }
 

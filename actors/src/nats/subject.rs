@@ -404,7 +404,7 @@ string_newtype!(SubjectPrefix);
 /// # }
 /// ```
 pub fn stream_name(prefix: &SubjectPrefix, suffix: &str) -> Result<String, SubjectError> {
-    let name = format!("{}_{suffix}", prefix.0.replace('.', "_"));
+    let name = join_stream_name(&prefix.0, suffix);
     if suffix.is_empty() {
         return Err(SubjectError::new(
             SubjectKind::StreamName,
@@ -423,4 +423,10 @@ pub fn stream_name(prefix: &SubjectPrefix, suffix: &str) -> Result<String, Subje
         ));
     }
     Ok(name)
+}
+
+/// ORE's stream-name form, unchecked: the prefix with `.` replaced by `_`, then `_`, then the
+/// suffix.
+pub(crate) fn join_stream_name(prefix: &str, suffix: &str) -> String {
+    format!("{}_{suffix}", prefix.replace('.', "_"))
 }

@@ -272,7 +272,11 @@ impl State {
             }
             Err(panic) => {
                 child.started_at = None;
-                return Err(panic_message(panic).into());
+                let text = crate::panic::message(&*panic).map_or_else(
+                    || "start function panicked".to_string(),
+                    |m| format!("start function panicked: {m}"),
+                );
+                return Err(text.into());
             }
         };
         let linked = cell.try_get_supervisor().map(|s| s.get_id()) == Some(myself.get_id());
@@ -627,29 +631,13 @@ pub(crate) fn unwrap_spawn_err(e: ActorProcessingErr) -> ActorProcessingErr {
 pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = err.to_string();
     let mut source = err.source();
-    while let Some(s) = source {
-        let s = s.to_string();
-        if !msg.contains(&s) {
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !msg.contains(&text) {
             msg.push_str(": ");
-            msg.push_str(&s);
+            msg.push_str(&text);
         }
-        source = s_source(source);
+        source = e.source();
     }
     msg
-}
-
-fn s_source<'a>(
-    e: Option<&'a (dyn std::error::Error + 'static)>,
-) -> Option<&'a (dyn std::error::Error + 'static)> {
-    e.and_then(|e| e.source())
-}
-
-fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        format!("start function panicked: {s}")
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        format!("start function panicked: {s}")
-    } else {
-        "start function panicked".into()
-    }
 }

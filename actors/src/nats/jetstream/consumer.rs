@@ -591,13 +591,9 @@ impl Worker {
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
-    }
+    ores_runtime::panic::message(panic)
+        .unwrap_or("(no message)")
+        .to_string()
 }
 
 /// One line, at most [`MAX_ERROR_HEADER`] bytes.

@@ -56,5 +56,5 @@ pub use consumer::{
 /// assert_eq!(stream_name("ores.dev.local2", "workflow"), "ores_dev_local2_workflow");
 /// ```
 pub fn stream_name(prefix: &str, suffix: &str) -> String {
-    format!("{}_{suffix}", prefix.replace('.', "_"))
+    super::subject::join_stream_name(prefix, suffix)
 }
