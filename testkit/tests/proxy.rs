@@ -160,7 +160,9 @@ async fn cut_breaks_a_live_postgres_connection() {
     let (proxy, url) = proxy_to_postgres().await;
     let mut conn = connect(&url).await.unwrap();
     assert_eq!(select_one(&mut conn).await.unwrap(), 1);
-    assert_eq!(proxy.connections(), 1);
+    // At least ours: a stray client that lands on the proxy's port (another test's server
+    // once had it) may be counted too, so the exact number is not the point here.
+    assert!(proxy.connections() >= 1, "{}", proxy.connections());
 
     proxy.cut();
     let err = select_one(&mut conn).await.unwrap_err();
