@@ -48,6 +48,16 @@ fn round_trip() {
 }
 
 #[test]
+fn into_header_map_moves_the_same_headers() {
+    let by_ref = full().to_header_map();
+    let moved = full().into_header_map();
+    assert_eq!(moved, by_ref);
+    assert_eq!(RequestHeaders::from_header_map(&moved).unwrap(), full());
+    // Every field written, once.
+    assert_eq!(moved.len(), 11);
+}
+
+#[test]
 fn workspace_resolution_is_a_comma_list() {
     let mut map = HeaderMap::new();
     map.insert(WORKSPACE_RESOLUTION, " a, b ,,c ");

@@ -17,7 +17,7 @@ use super::client_error::NatsError;
 use super::codec::Codec;
 use super::connection::Nats;
 use super::error::{CodecError, HeaderError};
-use super::headers::{ERROR, RequestHeaders};
+use super::headers::{ERROR, RequestHeaders, name};
 use super::state::LinkStatus;
 use super::subject::{Subject, SubjectPattern};
 
@@ -251,14 +251,17 @@ impl Nats {
         );
         let codec = self.codec();
         let encoded = codec.encode(request)?;
-        let mut map = headers.to_header_map();
+        let mut map = headers.into_header_map();
         encoded.write_headers(&mut map);
-        let msg = self
-            .request_bytes(subject.as_str(), map, encoded.body, options.timeout)
-            .instrument(span)
-            .await?;
+        let in_flight = self.request_bytes(subject.as_str(), map, encoded.body, options.timeout);
+        // A disabled span (the usual case in production) costs nothing to skip.
+        let msg = if span.is_disabled() {
+            in_flight.await?
+        } else {
+            in_flight.instrument(span).await?
+        };
         if let Some(error) =
-            remote_error(&self.full_subject(subject.as_str()), msg.headers.as_ref())
+            remote_error(|| self.full_subject(subject.as_str()), msg.headers.as_ref())
         {
             return Err(error);
         }
@@ -396,18 +399,21 @@ impl Nats {
     }
 }
 
-fn remote_error(subject: &str, headers: Option<&HeaderMap>) -> Option<NatsError> {
+fn remote_error(
+    subject: impl FnOnce() -> String,
+    headers: Option<&HeaderMap>,
+) -> Option<NatsError> {
     let headers = headers?;
-    let text = |name: &str| headers.get(name).map(|v| v.as_str().to_string());
+    let text = |header: &'static str| headers.get(name(header)).map(|v| v.as_str().to_string());
     if let Some(message) = text(SERVICE_ERROR) {
         return Some(NatsError::Remote {
-            subject: subject.to_string(),
+            subject: subject(),
             code: text(SERVICE_ERROR_CODE),
             message,
         });
     }
     text(ERROR).map(|code| NatsError::Remote {
-        subject: subject.to_string(),
+        subject: subject(),
         message: format!("ORE error `{code}`"),
         code: Some(code),
     })

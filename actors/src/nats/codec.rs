@@ -30,7 +30,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::CodecError;
-use super::headers::{CONTENT_ENCODING, CONTENT_TYPE};
+use super::headers::{CONTENT_ENCODING, CONTENT_TYPE, name};
 
 /// `Content-Type` value of a msgpack body.
 pub const MSGPACK_CONTENT_TYPE: &str = "application/msgpack";
@@ -85,9 +85,9 @@ impl Encoded {
     /// remove a header, so do not pass a map that already says `X-Content-Encoding: gzip` for
     /// an uncompressed body: start from a fresh map (e.g. `RequestHeaders::to_header_map`).
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        headers.insert(CONTENT_TYPE, content_type(self.format));
+        headers.insert(name(CONTENT_TYPE), content_type(self.format));
         if self.compressed {
-            headers.insert(CONTENT_ENCODING, GZIP_ENCODING);
+            headers.insert(name(CONTENT_ENCODING), GZIP_ENCODING);
         }
     }
 
@@ -257,7 +257,7 @@ impl Codec {
         headers: Option<&HeaderMap>,
         body: &[u8],
     ) -> Result<T, CodecError> {
-        let format = match headers.and_then(|h| h.get(CONTENT_TYPE)) {
+        let format = match headers.and_then(|h| h.get(name(CONTENT_TYPE))) {
             Some(value) => parse_content_type(value.as_str()).ok_or_else(|| {
                 CodecError::UnknownContentType {
                     value: value.as_str().to_owned(),
@@ -265,7 +265,7 @@ impl Codec {
             })?,
             None => self.format,
         };
-        let gzipped = match headers.and_then(|h| h.get(CONTENT_ENCODING)) {
+        let gzipped = match headers.and_then(|h| h.get(name(CONTENT_ENCODING))) {
             Some(value) => {
                 let v = value.as_str().trim();
                 if v.eq_ignore_ascii_case(GZIP_ENCODING) {

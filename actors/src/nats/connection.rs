@@ -119,14 +119,20 @@ impl Nats {
     /// # Errors
     /// [`NatsError::NotConnected`].
     pub async fn client(&self, wait: Duration) -> Result<async_nats::Client, NatsError> {
-        if let Some(c) = &*self.shared.current.load() {
-            return Ok(async_nats::Client::clone(c));
+        self.shared_client(wait).await.map(|c| (*c).clone())
+    }
+
+    /// As [`client`](Self::client), sharing the client instead of cloning it (one reference
+    /// count instead of the client's many).
+    async fn shared_client(&self, wait: Duration) -> Result<Arc<async_nats::Client>, NatsError> {
+        if let Some(c) = self.shared.current.load_full() {
+            return Ok(c);
         }
         let mut generation = self.shared.generation.subscribe();
         let found = tokio::time::timeout(wait, async {
             loop {
                 if let Some(c) = self.shared.current.load_full() {
-                    return Some((*c).clone());
+                    return Some(c);
                 }
                 if generation.changed().await.is_err() {
                     return None;
@@ -160,7 +166,7 @@ impl Nats {
         let timeout = timeout.unwrap_or(self.shared.config.request_timeout);
         // One deadline for the whole call: waiting for a client counts against it.
         let deadline = tokio::time::Instant::now() + timeout;
-        let client = self.client(timeout).await?;
+        let client = self.shared_client(timeout).await?;
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         self.check_payload(&subject, payload.len())?;
         let mut status = self.shared.state.watch();

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName};
 use serde::{Deserialize, Serialize};
 
 use super::error::{HeaderError, TraceParentError, TraceParentErrorReason};
@@ -334,14 +334,20 @@ impl Default for RequestHeaders {
     }
 }
 
+/// A header name from one of this module's constants: no validation, no allocation (a `&str`
+/// name given to async-nats is validated and copied on every call).
+pub(crate) const fn name(name: &'static str) -> HeaderName {
+    HeaderName::from_static(name)
+}
+
 /// A new correlation id: a UUIDv7 (time-ordered), hyphenated.
 pub fn new_correlation_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn non_empty(headers: &HeaderMap, name: &str) -> Option<String> {
+fn non_empty(headers: &HeaderMap, header: &'static str) -> Option<String> {
     headers
-        .get(name)
+        .get(name(header))
         .map(|v| v.as_str().trim())
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
@@ -350,10 +356,10 @@ fn non_empty(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The token of a `Bearer <token>` header value; `scheme_required` refuses a bare token.
 fn bearer(
     headers: &HeaderMap,
-    name: &'static str,
+    header: &'static str,
     scheme_required: bool,
 ) -> Result<Option<Token>, HeaderError> {
-    let Some(value) = headers.get(name) else {
+    let Some(value) = headers.get(name(header)) else {
         return Ok(None);
     };
     let value = value.as_str().trim();
@@ -364,19 +370,19 @@ fn bearer(
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case(BEARER) => rest.trim(),
         Some((scheme, _)) if scheme_required => {
             return Err(HeaderError::AuthorizationScheme {
-                header: name,
+                header,
                 scheme: scheme.to_owned(),
             });
         }
         None if value.eq_ignore_ascii_case(BEARER) => "",
         None if scheme_required => {
             // A bare value: never print what may be a token.
-            return Err(HeaderError::MissingScheme { header: name });
+            return Err(HeaderError::MissingScheme { header });
         }
         _ => value,
     };
     if token.is_empty() {
-        return Err(HeaderError::EmptyToken { header: name });
+        return Err(HeaderError::EmptyToken { header });
     }
     Ok(Some(Token::new(token)))
 }
@@ -426,7 +432,7 @@ impl RequestHeaders {
     /// [`HeaderError`] when `Authorization` is not `Bearer <token>` or a token is empty.
     pub fn from_header_map(headers: &HeaderMap) -> Result<Self, HeaderError> {
         let traceparent = headers
-            .get(TRACEPARENT)
+            .get(name(TRACEPARENT))
             .and_then(|v| v.as_str().trim().parse::<TraceParent>().ok());
         Ok(Self {
             correlation_id: non_empty(headers, CORRELATION_ID).unwrap_or_else(new_correlation_id),
@@ -458,37 +464,52 @@ impl RequestHeaders {
         headers
     }
 
+    /// Writes the headers into a new map, moving their values (no copies).
+    pub fn into_header_map(self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        self.write_into(&mut headers);
+        headers
+    }
+
     /// Writes the headers into `headers`, replacing values of the same names. Absent fields are
     /// left alone.
     pub fn write_to(&self, headers: &mut HeaderMap) {
-        headers.insert(CORRELATION_ID, self.correlation_id.as_str());
+        self.clone().write_into(headers);
+    }
+
+    /// As [`write_to`](Self::write_to), moving the values into `headers`.
+    pub fn write_into(self, headers: &mut HeaderMap) {
+        headers.insert(name(CORRELATION_ID), self.correlation_id);
         let optional = [
-            (SESSION_ID, &self.session_id),
-            (WORKSPACE_ID, &self.workspace_id),
-            (TENANT_ID, &self.tenant_id),
-            (WORKFLOW_STEP_ID, &self.workflow_step_id),
-            (WORKFLOW_INSTANCE_ID, &self.workflow_instance_id),
-            (TRACESTATE, &self.tracestate),
+            (SESSION_ID, self.session_id),
+            (WORKSPACE_ID, self.workspace_id),
+            (TENANT_ID, self.tenant_id),
+            (WORKFLOW_STEP_ID, self.workflow_step_id),
+            (WORKFLOW_INSTANCE_ID, self.workflow_instance_id),
+            (TRACESTATE, self.tracestate),
         ];
-        for (name, value) in optional {
+        for (header, value) in optional {
             if let Some(value) = value {
-                headers.insert(name, value.as_str());
+                headers.insert(name(header), value);
             }
         }
         if !self.workspace_resolution.is_empty() {
-            headers.insert(WORKSPACE_RESOLUTION, self.workspace_resolution.join(","));
+            headers.insert(
+                name(WORKSPACE_RESOLUTION),
+                self.workspace_resolution.join(","),
+            );
         }
         if let Some(token) = &self.bearer_token {
-            headers.insert(AUTHORIZATION, format!("{BEARER} {}", token.expose()));
+            headers.insert(name(AUTHORIZATION), format!("{BEARER} {}", token.expose()));
         }
         if let Some(token) = &self.delegated_token {
             headers.insert(
-                DELEGATED_AUTHORIZATION,
+                name(DELEGATED_AUTHORIZATION),
                 format!("{BEARER} {}", token.expose()),
             );
         }
         if let Some(tp) = &self.traceparent {
-            headers.insert(TRACEPARENT, tp.to_string());
+            headers.insert(name(TRACEPARENT), tp.to_string());
         }
     }
 }
@@ -549,14 +570,14 @@ impl ErrorCode {
     /// [`HeaderError::UnknownErrorCode`] when `X-Error` holds an unknown code.
     pub fn from_header_map(headers: &HeaderMap) -> Result<Option<Self>, HeaderError> {
         headers
-            .get(ERROR)
+            .get(name(ERROR))
             .map(|v| v.as_str().trim().parse())
             .transpose()
     }
 
     /// Sets `X-Error` in `headers`.
     pub fn write_to(self, headers: &mut HeaderMap) {
-        headers.insert(ERROR, self.as_str());
+        headers.insert(name(ERROR), self.as_str());
     }
 }
 
