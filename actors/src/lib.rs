@@ -9,9 +9,7 @@
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "service")]
-pub mod service {
-    //! The service runner speaking the NATS service protocol (not yet implemented).
-}
+pub mod service;
 #[cfg(feature = "eventing")]
 pub mod eventing {
     //! The PostgreSQL-backed event bus (not yet implemented).

@@ -17,13 +17,11 @@ use super::client_error::NatsError;
 use super::codec::Codec;
 use super::connection::Nats;
 use super::error::{CodecError, HeaderError};
-use super::headers::{ERROR, RequestHeaders, name};
+use super::headers::{ERROR, RequestHeaders, SERVICE_ERROR, SERVICE_ERROR_CODE, name};
 use super::state::LinkStatus;
 use super::subject::{Subject, SubjectPattern};
 
 /// The service protocol's error headers (ADR-32).
-const SERVICE_ERROR: &str = "Nats-Service-Error";
-const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
 
 /// Options of one request.
 #[derive(Debug, Clone, Default)]

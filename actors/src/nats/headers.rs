@@ -41,6 +41,13 @@ pub const ERROR: &str = "X-Error";
 pub const TRACEPARENT: &str = "traceparent";
 /// W3C trace context: vendor-specific trace state, passed through untouched.
 pub const TRACESTATE: &str = "tracestate";
+/// `Nats-Service-Error`: the error's description on a service's error reply (ADR-32).
+pub const SERVICE_ERROR: &str = "Nats-Service-Error";
+/// `Nats-Service-Error-Code`: the error's numeric code on a service's error reply (ADR-32).
+pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
+/// `X-Timeout-Ms`: the time the caller still gives a request, in milliseconds, when it is
+/// sent; a service cancels the handler past it.
+pub const TIMEOUT_MS: &str = "X-Timeout-Ms";
 
 /// The scheme of token headers.
 const BEARER: &str = "Bearer";
