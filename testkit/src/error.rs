@@ -77,6 +77,14 @@ pub enum KitError {
         /// What went wrong.
         message: String,
     },
+    /// A service added with `TestKit::service` was refused or did not become ready.
+    #[error("test service `{service}`: {message}")]
+    Service {
+        /// The service.
+        service: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The test's supervision tree could not be started or stopped.
     #[error("test supervision tree: {0}")]
     Tree(#[from] ores_runtime::supervisor::SupervisorError),

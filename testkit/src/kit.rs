@@ -30,6 +30,7 @@ pub struct TestKit {
     tree: Supervisor,
     events: EventSender,
     slot: Arc<Slot>,
+    nats: tokio::sync::OnceCell<ores_actors::nats::Nats>,
 }
 
 impl TestKit {
@@ -81,6 +82,7 @@ impl TestKit {
             tree,
             events,
             slot: Arc::new(slot),
+            nats: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -145,6 +147,13 @@ impl TestKit {
     /// [`KitError::Nats`] when the configuration is refused or the connection does not come
     /// up; [`KitError::Tree`] when the child cannot be started.
     pub async fn nats(&self) -> Result<ores_actors::nats::Nats, KitError> {
+        self.nats
+            .get_or_try_init(|| self.start_nats())
+            .await
+            .cloned()
+    }
+
+    async fn start_nats(&self) -> Result<ores_actors::nats::Nats, KitError> {
         use ores_actors::nats::{ConnectionEvent, LinkStatus, Nats, NatsConfig};
         let url = self.settings.nats_url.clone();
         let nats = Nats::new(NatsConfig::new(&url, self.subject_prefix.clone())).map_err(|e| {
@@ -169,6 +178,52 @@ impl TestKit {
             });
         }
         Ok(nats)
+    }
+
+    /// The test's own discovery prefix for the NATS service protocol, used instead of `$SRV` by
+    /// services added with [`TestKit::service`], so that parallel tests never discover each
+    /// other's services: `$SRV.<the test's unique token>`.
+    pub fn srv_prefix(&self) -> String {
+        let token = self
+            .subject_prefix
+            .rsplit('.')
+            .next()
+            .unwrap_or(&self.subject_prefix);
+        format!("$SRV.{token}")
+    }
+
+    /// Runs `service` in the test's tree on the test's NATS connection (started by
+    /// [`TestKit::nats`] if need be), with the test's discovery prefix
+    /// ([`TestKit::srv_prefix`]), and waits (at most 10 s) until it serves.
+    ///
+    /// # Errors
+    /// [`KitError::Service`] when the definition is refused or the service does not become
+    /// ready; [`KitError::Nats`] and [`KitError::Tree`] as for [`TestKit::nats`].
+    pub async fn service<S: Clone + Send + Sync + 'static>(
+        &self,
+        service: ores_actors::service::ServiceBuilder<S>,
+    ) -> Result<ores_actors::service::ServiceHandle, KitError> {
+        use ores_actors::service::ServiceActor;
+        let nats = self.nats().await?;
+        let name = service.name().to_string();
+        let service =
+            service
+                .srv_prefix(self.srv_prefix())
+                .build()
+                .map_err(|e| KitError::Service {
+                    service: name,
+                    message: e.to_string(),
+                })?;
+        let (spec, handle) = ServiceActor::child_spec(service, &nats);
+        self.tree.start_child(spec).await?;
+        handle
+            .wait_ready(Duration::from_secs(10))
+            .await
+            .map_err(|e| KitError::Service {
+                service: handle.name().to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(handle)
     }
 
     /// A probe actor that records the messages it receives.

@@ -179,6 +179,13 @@ impl Codec {
         self
     }
 
+    /// The same codec (same limits) encoding in `format`.
+    #[must_use]
+    pub fn with_format(mut self, format: WireFormat) -> Self {
+        self.format = format;
+        self
+    }
+
     /// The format used to encode, and to decode unmarked bodies.
     pub fn format(&self) -> WireFormat {
         self.format

@@ -1,0 +1,500 @@
+//! [`ServiceActor`]: runs a [`Service`]: subscribes its endpoints and the discovery subjects,
+//! serves requests (bounded, with deadlines, panics caught), sends heartbeats, and drains on
+//! stop.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::{HeaderMap, Message};
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use ores_runtime::supervisor::{ChildContext, ChildSpec, Shutdown};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::nats::headers::{TIMEOUT_MS, name};
+use crate::nats::{Nats, RequestHeaders, Subject};
+
+use super::builder::{EndpointDef, HEARTBEAT_SUBJECT, Service};
+use super::context::RequestContext;
+use super::discovery;
+use super::error::ServiceError;
+use super::handle::{ServiceHandle, Shared};
+use super::middleware::{Next, ServiceRequest};
+
+/// The service runner actor. Start it through [`ServiceActor::child_spec`] under the NATS
+/// subtree (`nats_subtree`), after the connection, so that it restarts and re-subscribes
+/// when the connection does.
+///
+/// ```no_run
+/// use ores_actors::nats::{Nats, NatsConfig, nats_subtree};
+/// use ores_actors::service::{Service, ServiceActor, ServiceError};
+///
+/// async fn ping(_: ()) -> Result<String, ServiceError> { Ok("pong".into()) }
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let nats = Nats::new(NatsConfig::new("nats://127.0.0.1:4222", "ores.dev.local1"))?;
+/// let service = Service::builder("ores.demo.service", "1.0.0")
+///     .handle("demo.v1.ping.get", ping)
+///     .build()?;
+/// let (spec, handle) = ServiceActor::child_spec(service, &nats);
+/// let tree = nats_subtree("demo", &nats).child(spec).spawn().await?;
+/// handle.wait_ready(std::time::Duration::from_secs(10)).await?;
+/// # let _ = tree; Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceActor;
+
+/// The actor's messages (sent by its own tasks).
+#[derive(Debug)]
+pub enum ServiceMsg {
+    /// A handler panicked (counted against the panic intensity).
+    Panicked,
+    /// A subscription ended while the service was not stopping: the connection is gone.
+    SubscriptionEnded(String),
+}
+
+/// What [`ServiceActor`] is started with.
+#[derive(Debug, Clone)]
+pub struct ServiceArgs {
+    shared: Arc<Shared>,
+    nats: Nats,
+}
+
+/// The running service's state.
+#[derive(Debug)]
+pub struct ServiceState {
+    shared: Arc<Shared>,
+    stop: watch::Sender<Phase>,
+    dispatchers: Vec<JoinHandle<()>>,
+    background: Vec<JoinHandle<()>>,
+    panics: VecDeque<Instant>,
+}
+
+/// Where the service is in its life, as its tasks see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Serving,
+    /// Stop accepting; finish what was accepted.
+    Draining,
+    /// The drain timeout passed: cancel what is left.
+    Abort,
+}
+
+impl Drop for ServiceState {
+    fn drop(&mut self) {
+        // Whatever way the actor ends (a failure included), its tasks end with it.
+        for task in self.dispatchers.iter().chain(&self.background) {
+            task.abort();
+        }
+    }
+}
+
+impl ServiceActor {
+    /// The child spec (id = the service's dotted name, graceful shutdown within the drain
+    /// timeout plus 5 s) and a handle on the service (readiness, stats, info) that stays valid
+    /// across restarts.
+    pub fn child_spec(service: Service, nats: &Nats) -> (ChildSpec<ServiceMsg>, ServiceHandle) {
+        let shared = Arc::new(Shared::new(service));
+        let handle = ServiceHandle::new(Arc::clone(&shared));
+        let drain = shared.service.limits.drain_timeout;
+        let args = ServiceArgs {
+            shared,
+            nats: nats.clone(),
+        };
+        let id = handle.name().to_string();
+        let spec = ChildSpec::new(id, move |ctx: ChildContext| {
+            let args = args.clone();
+            async move { ctx.spawn(ServiceActor, args).await }
+        })
+        .shutdown(Shutdown::Graceful(drain + Duration::from_secs(5)));
+        (spec, handle)
+    }
+}
+
+impl Actor for ServiceActor {
+    type Msg = ServiceMsg;
+    type State = ServiceState;
+    type Arguments = ServiceArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ServiceMsg>,
+        args: ServiceArgs,
+    ) -> Result<ServiceState, ActorProcessingErr> {
+        let ServiceArgs { shared, nats } = args;
+        let service = &shared.service;
+        shared.set_ready(false);
+        shared.set_prefix(nats.prefix());
+        let (stop, phase) = watch::channel(Phase::Serving);
+        let client = Arc::new(nats.client(nats.config().request_timeout).await?);
+        let mut dispatchers = Vec::with_capacity(service.endpoints.len() + 1);
+        for (index, endpoint) in service.endpoints.iter().enumerate() {
+            let subscriber = nats
+                .subscribe_raw(&endpoint.meta.subject, endpoint.queue_group.as_deref())
+                .await?;
+            let dispatcher = Dispatcher {
+                shared: Arc::clone(&shared),
+                client: Arc::clone(&client),
+                index,
+                permits: Arc::new(Semaphore::new(service.limits.max_in_flight)),
+                phase: phase.clone(),
+                actor: myself.clone(),
+            };
+            dispatchers.push(tokio::spawn(dispatcher.run(subscriber)));
+        }
+        let discovery = discovery::subscribe(&client, Arc::clone(&shared), phase.clone()).await?;
+        // The server has every subscription before anyone is told the service is ready.
+        client.flush().await.map_err(|e| {
+            ServiceError::internal(format!("flushing the subscriptions failed: {e}"))
+        })?;
+        let mut background = vec![discovery];
+        if let Some(interval) = service.heartbeat {
+            background.push(tokio::spawn(heartbeat(
+                nats.clone(),
+                Arc::clone(&shared),
+                interval,
+            )));
+        }
+        shared.mark_started();
+        shared.set_ready(true);
+        tracing::info!(
+            target: "ores_actors::service",
+            service = %service.name,
+            id = %service.id,
+            version = %service.version,
+            endpoints = service.endpoints.len(),
+            "service ready"
+        );
+        Ok(ServiceState {
+            shared,
+            stop,
+            dispatchers,
+            background,
+            panics: VecDeque::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<ServiceMsg>,
+        msg: ServiceMsg,
+        state: &mut ServiceState,
+    ) -> Result<(), ActorProcessingErr> {
+        let limits = state.shared.service.limits;
+        match msg {
+            ServiceMsg::Panicked => {
+                let now = Instant::now();
+                state.panics.push_back(now);
+                while state
+                    .panics
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > limits.panic_window)
+                {
+                    state.panics.pop_front();
+                }
+                if state.panics.len() > limits.max_panics as usize {
+                    return Err(Box::new(ServiceError::internal(format!(
+                        "{} handler panics within {:?} (at most {} allowed): restarting the \
+                         service",
+                        state.panics.len(),
+                        limits.panic_window,
+                        limits.max_panics
+                    ))));
+                }
+                Ok(())
+            }
+            ServiceMsg::SubscriptionEnded(subject) => Err(Box::new(ServiceError::internal(
+                format!("the subscription to `{subject}` ended: the NATS connection is gone"),
+            ))),
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<ServiceMsg>,
+        state: &mut ServiceState,
+    ) -> Result<(), ActorProcessingErr> {
+        let service = &state.shared.service;
+        state.shared.set_ready(false);
+        let deadline = Instant::now() + service.limits.drain_timeout;
+        // Stop accepting: each dispatcher unsubscribes, then serves what it had received.
+        let _ = state.stop.send(Phase::Draining);
+        for task in state.dispatchers.drain(..) {
+            let _ = tokio::time::timeout_at(deadline, task).await;
+        }
+        let drained = tokio::time::timeout_at(deadline, state.shared.in_flight_done()).await;
+        if drained.is_err() {
+            tracing::warn!(
+                target: "ores_actors::service",
+                service = %service.name,
+                left = state.shared.in_flight(),
+                "drain timeout passed: cancelling the requests still in flight"
+            );
+            let _ = state.stop.send(Phase::Abort);
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), state.shared.in_flight_done()).await;
+        }
+        tracing::info!(target: "ores_actors::service", service = %service.name, "service stopped");
+        Ok(())
+    }
+}
+
+/// Resolves once the phase satisfies `pred` (or the actor is gone), holding no borrow of the
+/// watch across an await.
+pub(crate) async fn until(phase: &mut watch::Receiver<Phase>, pred: impl Fn(Phase) -> bool) {
+    let _ = phase.wait_for(|p| pred(*p)).await.map(|_| ());
+}
+
+/// Reads one endpoint's subscription and hands requests to tasks.
+struct Dispatcher {
+    shared: Arc<Shared>,
+    client: Arc<async_nats::Client>,
+    index: usize,
+    permits: Arc<Semaphore>,
+    phase: watch::Receiver<Phase>,
+    actor: ActorRef<ServiceMsg>,
+}
+
+impl Dispatcher {
+    fn endpoint(&self) -> &EndpointDef {
+        &self.shared.service.endpoints[self.index]
+    }
+
+    async fn run(self, mut subscriber: async_nats::Subscriber) {
+        let mut phase = self.phase.clone();
+        loop {
+            tokio::select! {
+                biased;
+                () = until(&mut phase, |p| p != Phase::Serving) => break,
+                msg = subscriber.next() => match msg {
+                    Some(msg) => self.dispatch(msg).await,
+                    None => {
+                        if *self.phase.borrow() == Phase::Serving {
+                            let subject = self.endpoint().meta.subject.clone();
+                            let _ = self.actor.cast(ServiceMsg::SubscriptionEnded(subject));
+                        }
+                        return;
+                    }
+                },
+            }
+        }
+        // Draining: no new requests; serve the ones already received.
+        let _ = subscriber.unsubscribe().await;
+        while let Ok(Some(msg)) =
+            tokio::time::timeout(Duration::from_millis(200), subscriber.next()).await
+        {
+            self.dispatch(msg).await;
+        }
+    }
+
+    async fn dispatch(&self, msg: Message) {
+        let received = Instant::now();
+        let counters = &self.shared.counters[self.index];
+        let Some(reply) = msg.reply.clone() else {
+            counters.record(
+                received.elapsed(),
+                Some("400:a request without a reply subject was dropped"),
+            );
+            self.shared.count_dropped();
+            return;
+        };
+        let limits = self.shared.service.limits;
+        if msg.payload.len() > limits.max_payload {
+            let err = ServiceError::payload_too_large(msg.payload.len(), limits.max_payload);
+            send_error(&self.client, reply, &err).await;
+            counters.record(received.elapsed(), Some(&stats_error(&err)));
+            return;
+        }
+        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+            let err = ServiceError::overloaded(limits.max_in_flight);
+            send_error(&self.client, reply, &err).await;
+            counters.record(received.elapsed(), Some(&stats_error(&err)));
+            return;
+        };
+        let task = Request {
+            shared: Arc::clone(&self.shared),
+            client: Arc::clone(&self.client),
+            index: self.index,
+            phase: self.phase.clone(),
+            actor: self.actor.clone(),
+            received,
+        };
+        let guard = self.shared.enter();
+        tokio::spawn(async move {
+            task.serve(msg, reply).await;
+            drop(permit);
+            drop(guard);
+        });
+    }
+}
+
+/// One request being served.
+struct Request {
+    shared: Arc<Shared>,
+    client: Arc<async_nats::Client>,
+    index: usize,
+    phase: watch::Receiver<Phase>,
+    actor: ActorRef<ServiceMsg>,
+    received: Instant,
+}
+
+impl Request {
+    async fn serve(mut self, msg: Message, reply: async_nats::Subject) {
+        let service = &self.shared.service;
+        let endpoint = &service.endpoints[self.index];
+        let limits = service.limits;
+        let outcome = match request_context(&msg, endpoint, self.received, limits.deadline) {
+            Err(err) => Err(err),
+            Ok(ctx) => {
+                let span = tracing::debug_span!(
+                    target: "ores_actors::service",
+                    "service.request",
+                    service = %service.name,
+                    endpoint = %endpoint.meta.name,
+                    correlation_id = %ctx.headers.correlation_id,
+                    traceparent = tracing::field::Empty,
+                );
+                if let Some(tp) = &ctx.headers.traceparent {
+                    span.record("traceparent", tracing::field::display(tp.child()));
+                }
+                let deadline = ctx.deadline;
+                let request = ServiceRequest {
+                    ctx,
+                    body: msg.payload.clone(),
+                };
+                let chain = &service.middleware;
+                let call = AssertUnwindSafe(async move {
+                    Next::new(chain, &*endpoint.endpoint).run(request).await
+                })
+                .catch_unwind()
+                .instrument(span);
+                tokio::select! {
+                    result = tokio::time::timeout_at(deadline, call) => match result {
+                        Err(_) => Err(ServiceError::deadline_exceeded(
+                            deadline.saturating_duration_since(self.received),
+                        )),
+                        Ok(Ok(result)) => result,
+                        Ok(Err(panic)) => {
+                            let text = ores_runtime::panic::message(&*panic)
+                                .unwrap_or("a non-text panic payload")
+                                .to_string();
+                            tracing::error!(
+                                target: "ores_actors::service",
+                                service = %service.name,
+                                endpoint = %endpoint.meta.name,
+                                panic = %text,
+                                "handler panicked"
+                            );
+                            let _ = self.actor.cast(ServiceMsg::Panicked);
+                            Err(ServiceError::internal(format!("the handler panicked: {text}")))
+                        }
+                    },
+                    () = until(&mut self.phase, |p| p == Phase::Abort) => Err(ServiceError::new(
+                        503,
+                        "the service stopped before the request finished (drain timeout)",
+                    )),
+                }
+            }
+        };
+        let counters = &self.shared.counters[self.index];
+        match outcome {
+            Ok(ok) => {
+                if let Err(e) = self
+                    .client
+                    .publish_with_headers(reply, ok.headers, ok.body)
+                    .await
+                {
+                    tracing::warn!(target: "ores_actors::service", error = %e, "reply not sent");
+                }
+                counters.record(self.received.elapsed(), None);
+            }
+            Err(err) => {
+                send_error(&self.client, reply, &err).await;
+                counters.record(self.received.elapsed(), Some(&stats_error(&err)));
+            }
+        }
+    }
+}
+
+/// The request's context: ORE headers, deadline (the service's, or the caller's when shorter).
+fn request_context(
+    msg: &Message,
+    endpoint: &EndpointDef,
+    received: Instant,
+    service_deadline: Duration,
+) -> Result<RequestContext, ServiceError> {
+    let headers = match &msg.headers {
+        Some(h) => RequestHeaders::from_header_map(h)
+            .map_err(|e| ServiceError::unauthorized(e.to_string()))?,
+        None => RequestHeaders::new(),
+    };
+    let caller = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(name(TIMEOUT_MS)))
+        .and_then(|v| v.as_str().trim().parse::<u64>().ok())
+        .map(Duration::from_millis);
+    let budget = caller.map_or(service_deadline, |c| c.min(service_deadline));
+    Ok(RequestContext {
+        headers,
+        subject: msg.subject.to_string(),
+        principal: None,
+        endpoint: Arc::clone(&endpoint.meta),
+        deadline: received + budget,
+        received,
+        raw_headers: msg.headers.clone(),
+    })
+}
+
+/// An error as `last_error` holds it: `code:message`, which async-nats's service client parses.
+fn stats_error(err: &ServiceError) -> String {
+    format!("{}:{}", err.code(), err.message())
+}
+
+/// Sends an error reply: an empty body with the error headers.
+pub(crate) async fn send_error(
+    client: &async_nats::Client,
+    reply: async_nats::Subject,
+    err: &ServiceError,
+) {
+    let headers: HeaderMap = err.to_header_map();
+    if let Err(e) = client
+        .publish_with_headers(reply, headers, Bytes::new())
+        .await
+    {
+        tracing::warn!(target: "ores_actors::service", error = %e, "error reply not sent");
+    }
+}
+
+/// ORE's heartbeat document.
+#[derive(Debug, serde::Serialize)]
+struct Heartbeat<'a> {
+    service_name: &'a str,
+    instance_id: &'a str,
+    version: &'a str,
+}
+
+async fn heartbeat(nats: Nats, shared: Arc<Shared>, interval: Duration) {
+    let Ok(subject) = Subject::new(HEARTBEAT_SUBJECT) else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        let service = &shared.service;
+        let beat = Heartbeat {
+            service_name: &service.name,
+            instance_id: &service.id,
+            version: &service.version,
+        };
+        if let Err(e) = nats.publish(&subject, &beat).await {
+            tracing::debug!(target: "ores_actors::service", error = %e, "heartbeat not sent");
+        }
+    }
+}

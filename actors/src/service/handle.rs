@@ -1,0 +1,254 @@
+//! [`ServiceHandle`]: readiness, statistics and description of a running service, valid
+//! across its restarts.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{Notify, watch};
+
+use super::builder::Service;
+use super::protocol::{EndpointInfo, Identity, InfoResponse, PingResponse, StatsResponse};
+use super::stats::EndpointCounters;
+
+/// What the actor, its tasks and the handle share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) service: Service,
+    pub(crate) counters: Vec<EndpointCounters>,
+    /// The prefix endpoint subjects are sent under (set at each start).
+    prefix: Mutex<String>,
+    ready: watch::Sender<bool>,
+    started: Mutex<SystemTime>,
+    in_flight: AtomicUsize,
+    idle: Notify,
+    dropped: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(service: Service) -> Self {
+        let counters = service
+            .endpoints
+            .iter()
+            .map(|_| EndpointCounters::default())
+            .collect();
+        Self {
+            service,
+            counters,
+            prefix: Mutex::new(String::new()),
+            ready: watch::channel(false).0,
+            started: Mutex::new(SystemTime::now()),
+            in_flight: AtomicUsize::new(0),
+            idle: Notify::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn set_prefix(&self, prefix: &str) {
+        *self.prefix.lock().unwrap_or_else(|p| p.into_inner()) = prefix.to_string();
+    }
+
+    pub(crate) fn full_subject(&self, relative: &str) -> String {
+        let prefix = self.prefix.lock().unwrap_or_else(|p| p.into_inner());
+        if prefix.is_empty() {
+            relative.to_string()
+        } else {
+            format!("{prefix}.{relative}")
+        }
+    }
+
+    pub(crate) fn set_ready(&self, ready: bool) {
+        self.ready.send_replace(ready);
+    }
+
+    pub(crate) fn mark_started(&self) {
+        *self.started.lock().unwrap_or_else(|p| p.into_inner()) = SystemTime::now();
+    }
+
+    pub(crate) fn count_dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request in flight until the guard drops.
+    pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(Arc::clone(self))
+    }
+
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Resolves once no request is in flight.
+    pub(crate) async fn in_flight_done(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.in_flight() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    fn identity(&self) -> Identity {
+        let s = &self.service;
+        Identity::new(&s.protocol_name, &s.id, &s.version).with_metadata(s.metadata.clone())
+    }
+
+    pub(crate) fn ping(&self) -> PingResponse {
+        PingResponse::new(self.identity())
+    }
+
+    pub(crate) fn info(&self) -> InfoResponse {
+        let endpoints = self
+            .service
+            .endpoints
+            .iter()
+            .map(|e| {
+                EndpointInfo::new(
+                    &e.meta.name,
+                    self.full_subject(&e.meta.subject),
+                    e.queue_group.as_deref(),
+                    e.metadata.clone(),
+                )
+            })
+            .collect();
+        InfoResponse::new(self.identity(), &self.service.description, endpoints)
+    }
+
+    pub(crate) fn stats(&self) -> StatsResponse {
+        let endpoints = self
+            .service
+            .endpoints
+            .iter()
+            .zip(&self.counters)
+            .map(|(e, c)| {
+                c.snapshot(
+                    &e.meta.name,
+                    self.full_subject(&e.meta.subject),
+                    e.queue_group.as_deref(),
+                )
+            })
+            .collect();
+        let started = *self.started.lock().unwrap_or_else(|p| p.into_inner());
+        StatsResponse::new(self.identity(), started, endpoints)
+    }
+}
+
+/// Counts one request in flight.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// The service did not become ready in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("service `{service}` not ready after {waited:?} (is NATS up, and the actor started?)")]
+pub struct NotReady {
+    /// The service.
+    pub service: String,
+    /// How long was waited.
+    pub waited: Duration,
+}
+
+/// A handle on a service: readiness, the protocol documents, statistics. Cheap to clone;
+/// follows the service across restarts.
+#[derive(Debug, Clone)]
+pub struct ServiceHandle {
+    shared: Arc<Shared>,
+}
+
+impl ServiceHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// ORE's dotted name.
+    pub fn name(&self) -> &str {
+        &self.shared.service.name
+    }
+
+    /// The protocol name.
+    pub fn protocol_name(&self) -> &str {
+        &self.shared.service.protocol_name
+    }
+
+    /// The instance id (fixed for the life of the process, across restarts).
+    pub fn id(&self) -> &str {
+        &self.shared.service.id
+    }
+
+    /// Whether the service is subscribed and serving now.
+    pub fn is_ready(&self) -> bool {
+        *self.shared.ready.borrow()
+    }
+
+    /// Waits until the service is serving (every endpoint subscribed on the server).
+    ///
+    /// # Errors
+    /// [`NotReady`] after `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), NotReady> {
+        let mut ready = self.shared.ready.subscribe();
+        match tokio::time::timeout(timeout, ready.wait_for(|r| *r)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(NotReady {
+                service: self.name().to_string(),
+                waited: timeout,
+            }),
+        }
+    }
+
+    /// Waits until the service is not serving (stopped, or restarting).
+    ///
+    /// # Errors
+    /// [`NotReady`] (naming the wait) when it is still serving after `timeout`.
+    pub async fn wait_not_ready(&self, timeout: Duration) -> Result<(), NotReady> {
+        let mut ready = self.shared.ready.subscribe();
+        match tokio::time::timeout(timeout, ready.wait_for(|r| !*r)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(NotReady {
+                service: self.name().to_string(),
+                waited: timeout,
+            }),
+        }
+    }
+
+    /// The `PING` document.
+    pub fn ping(&self) -> PingResponse {
+        self.shared.ping()
+    }
+
+    /// The `INFO` document.
+    pub fn info(&self) -> InfoResponse {
+        self.shared.info()
+    }
+
+    /// The `STATS` document.
+    pub fn stats(&self) -> StatsResponse {
+        self.shared.stats()
+    }
+
+    /// Clears the statistics (the protocol's `reset`).
+    pub fn reset_stats(&self) {
+        for c in &self.shared.counters {
+            c.reset();
+        }
+        self.shared.dropped.store(0, Ordering::Relaxed);
+    }
+
+    /// Requests dropped because they had no reply subject.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Requests being served now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight()
+    }
+}

@@ -1,0 +1,136 @@
+//! Endpoint handlers: plain async functions taking the decoded request and, where they need
+//! them, the service's shared [`State`] and the [`RequestContext`], in the style of axum.
+//!
+//! Four shapes are accepted (`Req: DeserializeOwned`, `Resp: Serialize`,
+//! `E: Into<ServiceError>`):
+//!
+//! ```text
+//! async fn h(req: Req) -> Result<Resp, E>
+//! async fn h(ctx: RequestContext, req: Req) -> Result<Resp, E>
+//! async fn h(State(s): State<S>, req: Req) -> Result<Resp, E>
+//! async fn h(State(s): State<S>, ctx: RequestContext, req: Req) -> Result<Resp, E>
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::context::RequestContext;
+use super::error::ServiceError;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The service's shared state, handed to handlers that ask for it (a clone per request: wrap
+/// big state in an `Arc`, or hold a pool, which is one already).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct State<S>(pub S);
+
+/// An async function that serves an endpoint. Implemented for the four shapes listed in the
+/// [module docs](self); `T` only tells them apart.
+pub trait Handler<T, S>: Clone + Send + Sync + 'static {
+    /// The decoded request body.
+    type Request: DeserializeOwned + Send + 'static;
+    /// The response body, encoded in the caller's format.
+    type Response: Serialize + Send + 'static;
+
+    /// Serves one request.
+    fn call(
+        &self,
+        state: &S,
+        ctx: RequestContext,
+        request: Self::Request,
+    ) -> BoxFuture<'static, Result<Self::Response, ServiceError>>;
+}
+
+impl<F, Fut, Req, Resp, E, S> Handler<(Req,), S> for F
+where
+    F: Fn(Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, E>> + Send + 'static,
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    E: Into<ServiceError>,
+{
+    type Request = Req;
+    type Response = Resp;
+
+    fn call(
+        &self,
+        _state: &S,
+        _ctx: RequestContext,
+        request: Req,
+    ) -> BoxFuture<'static, Result<Resp, ServiceError>> {
+        let fut = self(request);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
+
+impl<F, Fut, Req, Resp, E, S> Handler<(RequestContext, Req), S> for F
+where
+    F: Fn(RequestContext, Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, E>> + Send + 'static,
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    E: Into<ServiceError>,
+{
+    type Request = Req;
+    type Response = Resp;
+
+    fn call(
+        &self,
+        _state: &S,
+        ctx: RequestContext,
+        request: Req,
+    ) -> BoxFuture<'static, Result<Resp, ServiceError>> {
+        let fut = self(ctx, request);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
+
+impl<F, Fut, Req, Resp, E, S> Handler<(State<S>, Req), S> for F
+where
+    F: Fn(State<S>, Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, E>> + Send + 'static,
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    E: Into<ServiceError>,
+    S: Clone,
+{
+    type Request = Req;
+    type Response = Resp;
+
+    fn call(
+        &self,
+        state: &S,
+        _ctx: RequestContext,
+        request: Req,
+    ) -> BoxFuture<'static, Result<Resp, ServiceError>> {
+        let fut = self(State(state.clone()), request);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
+
+impl<F, Fut, Req, Resp, E, S> Handler<(State<S>, RequestContext, Req), S> for F
+where
+    F: Fn(State<S>, RequestContext, Req) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, E>> + Send + 'static,
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+    E: Into<ServiceError>,
+    S: Clone,
+{
+    type Request = Req;
+    type Response = Resp;
+
+    fn call(
+        &self,
+        state: &S,
+        ctx: RequestContext,
+        request: Req,
+    ) -> BoxFuture<'static, Result<Resp, ServiceError>> {
+        let fut = self(State(state.clone()), ctx, request);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
