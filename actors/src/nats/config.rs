@@ -184,6 +184,10 @@ pub struct NatsConfig {
     /// How many messages a subscription buffers before async-nats drops messages and reports
     /// a slow consumer (default 65,536).
     pub subscription_capacity: usize,
+    /// The longest wait between two reconnect attempts while the link is down (default
+    /// 250 ms): attempts start at once and back off exponentially to this, with jitter, so a
+    /// returning server is found within about this long.
+    pub reconnect_max_delay: Duration,
 }
 
 impl NatsConfig {
@@ -205,6 +209,7 @@ impl NatsConfig {
             lost_after: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             subscription_capacity: 65_536,
+            reconnect_max_delay: Duration::from_millis(250),
         }
     }
 
@@ -295,6 +300,12 @@ impl NatsConfig {
     /// Set how long one connection attempt may take.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Set the longest wait between two reconnect attempts (default 250 ms).
+    pub fn reconnect_max_delay(mut self, delay: Duration) -> Self {
+        self.reconnect_max_delay = delay;
         self
     }
 

@@ -333,6 +333,7 @@ impl Drop for ConnectionState {
 }
 
 fn connect_options(config: &NatsConfig, myself: ActorRef<NatsMsg>) -> ConnectOptions {
+    let max_delay = config.reconnect_max_delay;
     let mut options = match &config.credentials {
         Credentials::None => ConnectOptions::new(),
         Credentials::UserPassword { user, password } => {
@@ -352,6 +353,7 @@ fn connect_options(config: &NatsConfig, myself: ActorRef<NatsMsg>) -> ConnectOpt
         .name(&config.name)
         .retry_on_initial_connect()
         .max_reconnects(None)
+        .reconnect_delay_callback(move |attempts| reconnect_delay(attempts, max_delay))
         .connection_timeout(config.connect_timeout)
         .subscription_capacity(config.subscription_capacity)
         .request_timeout(Some(config.request_timeout))
@@ -361,6 +363,18 @@ fn connect_options(config: &NatsConfig, myself: ActorRef<NatsMsg>) -> ConnectOpt
                 let _ = myself.send_message(NatsMsg(Inner::Event(event)));
             }
         })
+}
+
+/// The wait before reconnect attempt `attempts`: none for the first, then 10 ms doubling up to
+/// `max`, each with up to 25 % jitter.
+fn reconnect_delay(attempts: usize, max: Duration) -> Duration {
+    if attempts <= 1 {
+        return Duration::ZERO;
+    }
+    let exp = u32::try_from(attempts - 2).unwrap_or(u32::MAX).min(16);
+    let base = Duration::from_millis(10u64.saturating_mul(1 << exp)).min(max);
+    let jitter = base.mul_f64(rand::random::<f64>() * 0.25);
+    (base + jitter).min(max)
 }
 
 impl Actor for NatsConnection {
