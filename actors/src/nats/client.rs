@@ -21,8 +21,6 @@ use super::headers::{ERROR, RequestHeaders, SERVICE_ERROR, SERVICE_ERROR_CODE, n
 use super::state::LinkStatus;
 use super::subject::{Subject, SubjectPattern};
 
-/// The service protocol's error headers (ADR-32).
-
 /// Options of one request.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
