@@ -8,7 +8,7 @@
 //!   128 payload bytes encoded once up front and no headers: the strict floor.
 //! - **hand-wired**: the same request made with async-nats alone, doing what `Nats::request`
 //!   does: the ORE headers made per request (a UUIDv7 `Nats-Correlation-Id`, a root
-//!   `traceparent`, `Content-Type`), the body encoded per request with rmp-serde, the reply
+//!   `traceparent`, `Content-Type`, the deadline `X-Timeout-Ms`), the body encoded per request with rmp-serde, the reply
 //!   decoded. The same bytes go on the wire as ours.
 //! - **ores**: `nats.request::<Req, Resp>(&subject, &req)`: codec encode, ORE headers,
 //!   prefixing, the fail-fast select on the link state, and decoding of the reply.
@@ -177,6 +177,7 @@ impl Ctx {
                     ),
                 );
                 headers.insert("Content-Type", "application/msgpack");
+                headers.insert("X-Timeout-Ms", "10000");
                 let body = rmp_serde::to_vec_named(&self.req).unwrap();
                 let request = async_nats::Request::new()
                     .headers(headers)
@@ -443,6 +444,7 @@ async fn run() -> anyhow::Result<()> {
     let req = sample_request();
     let payload = Codec::default().encode(&req)?.body;
     let mut headers = RequestHeaders::default().for_downstream().to_header_map();
+    headers.insert("X-Timeout-Ms", "10000");
     Codec::default().encode(&req)?.write_headers(&mut headers);
     let ctx = Arc::new(Ctx {
         nats: nats.clone(),

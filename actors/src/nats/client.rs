@@ -17,7 +17,7 @@ use super::client_error::NatsError;
 use super::codec::Codec;
 use super::connection::Nats;
 use super::error::{CodecError, HeaderError};
-use super::headers::{ERROR, RequestHeaders, SERVICE_ERROR, SERVICE_ERROR_CODE, name};
+use super::headers::{ERROR, RequestHeaders, SERVICE_ERROR, SERVICE_ERROR_CODE, TIMEOUT_MS, name};
 use super::state::LinkStatus;
 use super::subject::{Subject, SubjectPattern};
 
@@ -249,7 +249,11 @@ impl Nats {
         let encoded = codec.encode(request)?;
         let mut map = headers.into_header_map();
         encoded.write_headers(&mut map);
-        let in_flight = self.request_bytes(subject.as_str(), map, encoded.body, options.timeout);
+        // The deadline travels with the request, so a service stops working on it when the
+        // caller has given up.
+        let timeout = options.timeout.unwrap_or(self.config().request_timeout);
+        map.insert(name(TIMEOUT_MS), timeout.as_millis().to_string());
+        let in_flight = self.request_bytes(subject.as_str(), map, encoded.body, Some(timeout));
         // A disabled span (the usual case in production) costs nothing to skip.
         let msg = if span.is_disabled() {
             in_flight.await?

@@ -221,13 +221,14 @@ impl Actor for ServiceActor {
         state: &mut ServiceState,
     ) -> Result<(), ActorProcessingErr> {
         let service = &state.shared.service;
-        state.shared.set_ready(false);
         let deadline = Instant::now() + service.limits.drain_timeout;
-        // Stop accepting: each dispatcher unsubscribes, then serves what it had received.
+        // Stop accepting: each dispatcher unsubscribes (on the server, flushed), then serves
+        // what it had already received.
         let _ = state.stop.send(Phase::Draining);
         for task in state.dispatchers.drain(..) {
             let _ = tokio::time::timeout_at(deadline, task).await;
         }
+        state.shared.set_ready(false);
         let drained = tokio::time::timeout_at(deadline, state.shared.in_flight_done()).await;
         if drained.is_err() {
             tracing::warn!(
@@ -286,6 +287,7 @@ impl Dispatcher {
         }
         // Draining: no new requests; serve the ones already received.
         let _ = subscriber.unsubscribe().await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
         while let Ok(Some(msg)) =
             tokio::time::timeout(Duration::from_millis(200), subscriber.next()).await
         {
