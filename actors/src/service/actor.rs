@@ -149,11 +149,29 @@ impl Actor for ServiceActor {
             dispatchers.push(tokio::spawn(dispatcher.run(subscriber)));
         }
         let discovery = discovery::subscribe(&client, Arc::clone(&shared), phase.clone()).await?;
-        // The server has every subscription before anyone is told the service is ready.
-        client.flush().await.map_err(|e| {
-            ServiceError::internal(format!("flushing the subscriptions failed: {e}"))
-        })?;
         let mut background = vec![discovery];
+        // The server has every subscription before anyone is told the service is ready. While
+        // the link is down the subscriptions wait in the client, and the service is ready when
+        // it comes back (start-up does not block the supervisor meanwhile).
+        let flush_wait = nats.config().request_timeout.min(Duration::from_secs(2));
+        let flushed = matches!(
+            tokio::time::timeout(flush_wait, client.flush()).await,
+            Ok(Ok(()))
+        );
+        if !flushed {
+            tracing::warn!(
+                target: "ores_actors::service",
+                service = %service.name,
+                "NATS is not reachable: the service will serve once the link is back"
+            );
+            let (shared, client) = (Arc::clone(&shared), Arc::clone(&client));
+            background.push(tokio::spawn(async move {
+                while client.flush().await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                shared.set_ready(true);
+            }));
+        }
         if let Some(interval) = service.heartbeat {
             background.push(tokio::spawn(heartbeat(
                 nats.clone(),
@@ -162,7 +180,7 @@ impl Actor for ServiceActor {
             )));
         }
         shared.mark_started();
-        shared.set_ready(true);
+        shared.set_ready(flushed);
         tracing::info!(
             target: "ores_actors::service",
             service = %service.name,
