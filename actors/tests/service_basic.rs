@@ -218,6 +218,12 @@ async fn a_plain_nats_client_discovers_calls_and_reads_stats(kit: TestKit) -> an
         get.processing_time / 2,
         "average = total / requests"
     );
+    // The protocol's reset clears the counters.
+    handle.reset_stats();
+    assert!(handle.stats().endpoints.iter().all(|e| e.num_requests == 0
+        && e.num_errors == 0
+        && e.last_error.is_empty()
+        && e.processing_time == Duration::ZERO));
     let _ = WAIT;
     Ok(())
 }
