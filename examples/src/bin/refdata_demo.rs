@@ -18,7 +18,7 @@
 //! nats:     nats://127.0.0.1:4222, subject prefix ores.demo.12345
 //! tree `refdata_demo` > `nats` (rest-for-one): nats, ores.refdata.service
 //! service ores.refdata.service 0.1.0 ready (instance 0199…), 4 endpoints
-//! save   EUR -> created
+//! save   EUR -> created        (`updated` on later runs: the table is kept)
 //! ...
 //! list   -> EUR Euro (€, 2), GBP Pound sterling (£, 2), JPY Yen (¥, 0), USD US dollar ($, 2)
 //! get    JPY -> Currency { iso_code: "JPY", name: "Yen", symbol: Some("¥"), fraction_digits: 0 }
@@ -28,7 +28,8 @@
 //! $SRV.INFO.ores-refdata-service.0199… ->
 //! { "type": "io.nats.micro.v1.info_response", "name": "ores-refdata-service", ... }
 //! $SRV.STATS.ores-refdata-service.0199… ->
-//! { "type": "io.nats.micro.v1.stats_response", ..., "endpoints": [ ... "num_requests": 4 ... ] }
+//! { "type": "io.nats.micro.v1.stats_response", ..., "endpoints": [ ... "num_requests": 5 ... ] }
+//! discovered ores-refdata-service 0.1.0 with 4 endpoints; 9 requests served, 2 of them errors
 //! shutting down in reverse start order
 //! shutdown complete: ok (exit code 0)
 //! ```
