@@ -412,6 +412,23 @@ impl RequestHeaders {
         }
     }
 
+    /// Headers with nothing set, not even a correlation id (one is made when they are sent).
+    pub(crate) fn blank() -> Self {
+        Self {
+            correlation_id: String::new(),
+            session_id: None,
+            workspace_id: None,
+            workspace_resolution: Vec::new(),
+            tenant_id: None,
+            workflow_step_id: None,
+            workflow_instance_id: None,
+            bearer_token: None,
+            delegated_token: None,
+            traceparent: None,
+            tracestate: None,
+        }
+    }
+
     /// The token that authorizes the request: the delegated token when there is one, else the
     /// bearer token.
     pub fn effective_token(&self) -> Option<&Token> {
@@ -486,7 +503,13 @@ impl RequestHeaders {
 
     /// As [`write_to`](Self::write_to), moving the values into `headers`.
     pub fn write_into(self, headers: &mut HeaderMap) {
-        headers.insert(name(CORRELATION_ID), self.correlation_id);
+        // An empty id (a request that came without one) is never sent: a new one is.
+        let id = if self.correlation_id.is_empty() {
+            new_correlation_id()
+        } else {
+            self.correlation_id
+        };
+        headers.insert(name(CORRELATION_ID), id);
         let optional = [
             (SESSION_ID, self.session_id),
             (WORKSPACE_ID, self.workspace_id),

@@ -310,6 +310,32 @@ impl SubjectPattern {
     pub fn is_inbox(&self) -> bool {
         self.0.starts_with(INBOX)
     }
+
+    /// Whether `subject` matches the pattern, as NATS matches it: `*` one token, `>` one or
+    /// more trailing tokens.
+    ///
+    /// ```
+    /// use ores_actors::nats::SubjectPattern;
+    ///
+    /// let p = SubjectPattern::new("ores.*.currency_changed").unwrap();
+    /// assert!(p.matches("ores.refdata.currency_changed"));
+    /// assert!(!p.matches("ores.refdata.country_changed"));
+    /// assert!(SubjectPattern::new("ores.>").unwrap().matches("ores.a.b"));
+    /// assert!(!SubjectPattern::new("ores.>").unwrap().matches("ores"));
+    /// ```
+    pub fn matches(&self, subject: &str) -> bool {
+        let mut want = self.tokens();
+        let mut have = subject.split('.');
+        loop {
+            match (want.next(), have.next()) {
+                (Some(">"), Some(_)) => return true,
+                (Some("*"), Some(_)) => {}
+                (Some(w), Some(h)) if w == h => {}
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
 }
 
 string_newtype!(SubjectPattern);

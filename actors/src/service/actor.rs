@@ -142,7 +142,7 @@ impl Actor for ServiceActor {
                 shared: Arc::clone(&shared),
                 client: Arc::clone(&client),
                 index,
-                permits: Arc::new(Semaphore::new(service.limits.max_in_flight)),
+                permits: Arc::clone(&shared.permits[index]),
                 phase: phase.clone(),
                 actor: myself.clone(),
             };
@@ -270,7 +270,8 @@ pub(crate) async fn until(phase: &mut watch::Receiver<Phase>, pred: impl Fn(Phas
     let _ = phase.wait_for(|p| pred(*p)).await.map(|_| ());
 }
 
-/// Reads one endpoint's subscription and hands requests to tasks.
+/// Reads one endpoint's subscription and serves its requests: each is polled once right
+/// away, and only a request whose handler waits gets a task of its own.
 struct Dispatcher {
     shared: Arc<Shared>,
     client: Arc<async_nats::Client>,
@@ -285,18 +286,27 @@ impl Dispatcher {
         &self.shared.service.endpoints[self.index]
     }
 
+    fn counters(&self) -> &super::stats::EndpointCounters {
+        &self.shared.counters[self.index]
+    }
+
     async fn run(self, mut subscriber: async_nats::Subscriber) {
-        let mut phase = self.phase.clone();
+        let this = Arc::new(self);
+        let mut phase = this.phase.clone();
+        // Made once: a stop signal re-armed for every message would take the watch's lock
+        // twice per request.
+        let stop = until(&mut phase, |p| p != Phase::Serving);
+        tokio::pin!(stop);
         loop {
             tokio::select! {
                 biased;
-                () = until(&mut phase, |p| p != Phase::Serving) => break,
+                () = &mut stop => break,
                 msg = subscriber.next() => match msg {
-                    Some(msg) => self.dispatch(msg).await,
+                    Some(msg) => Arc::clone(&this).dispatch(msg).await,
                     None => {
-                        if *self.phase.borrow() == Phase::Serving {
-                            let subject = self.endpoint().meta.subject.clone();
-                            let _ = self.actor.cast(ServiceMsg::SubscriptionEnded(subject));
+                        if *this.phase.borrow() == Phase::Serving {
+                            let subject = this.endpoint().meta.subject.clone();
+                            let _ = this.actor.cast(ServiceMsg::SubscriptionEnded(subject));
                         }
                         return;
                     }
@@ -305,19 +315,18 @@ impl Dispatcher {
         }
         // Draining: no new requests; serve the ones already received.
         let _ = subscriber.unsubscribe().await;
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), this.client.flush()).await;
         while let Ok(Some(msg)) =
             tokio::time::timeout(Duration::from_millis(200), subscriber.next()).await
         {
-            self.dispatch(msg).await;
+            Arc::clone(&this).dispatch(msg).await;
         }
     }
 
-    async fn dispatch(&self, msg: Message) {
+    async fn dispatch(self: Arc<Self>, msg: Message) {
         let received = Instant::now();
-        let counters = &self.shared.counters[self.index];
         let Some(reply) = msg.reply.clone() else {
-            counters.record(
+            self.counters().record(
                 received.elapsed(),
                 Some("400:a request without a reply subject was dropped"),
             );
@@ -328,131 +337,159 @@ impl Dispatcher {
         if msg.payload.len() > limits.max_payload {
             let err = ServiceError::payload_too_large(msg.payload.len(), limits.max_payload);
             send_error(&self.client, reply, &err).await;
-            counters.record(received.elapsed(), Some(&stats_error(&err)));
+            self.counters()
+                .record(received.elapsed(), Some(&stats_error(&err)));
             return;
         }
         let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
             let err = ServiceError::overloaded(limits.max_in_flight);
             send_error(&self.client, reply, &err).await;
-            counters.record(received.elapsed(), Some(&stats_error(&err)));
+            self.counters()
+                .record(received.elapsed(), Some(&stats_error(&err)));
             return;
         };
-        let task = Request {
-            shared: Arc::clone(&self.shared),
-            client: Arc::clone(&self.client),
-            index: self.index,
-            phase: self.phase.clone(),
-            actor: self.actor.clone(),
-            received,
-        };
-        let guard = self.shared.enter();
-        tokio::spawn(async move {
-            task.serve(msg, reply).await;
+        let mut serving = Box::pin(async move {
+            self.serve(msg, reply, received).await;
             drop(permit);
-            drop(guard);
         });
-    }
-}
-
-/// One request being served.
-struct Request {
-    shared: Arc<Shared>,
-    client: Arc<async_nats::Client>,
-    index: usize,
-    phase: watch::Receiver<Phase>,
-    actor: ActorRef<ServiceMsg>,
-    received: Instant,
-}
-
-impl Request {
-    async fn serve(mut self, msg: Message, reply: async_nats::Subject) {
-        let service = &self.shared.service;
-        let endpoint = &service.endpoints[self.index];
-        let limits = service.limits;
-        let outcome = match request_context(&msg, endpoint, self.received, limits.deadline) {
-            Err(err) => Err(err),
-            Ok(ctx) => {
-                let span = tracing::debug_span!(
-                    target: "ores_actors::service",
-                    "service.request",
-                    service = %service.name,
-                    endpoint = %endpoint.meta.name,
-                    correlation_id = %ctx.headers.correlation_id,
-                    traceparent = tracing::field::Empty,
-                );
-                if let Some(tp) = &ctx.headers.traceparent {
-                    span.record("traceparent", tracing::field::display(tp.child()));
-                }
-                let deadline = ctx.deadline;
-                let request = ServiceRequest {
-                    ctx,
-                    body: msg.payload.clone(),
-                };
-                let chain = &service.middleware;
-                let call = AssertUnwindSafe(async move {
-                    Next::new(chain, &*endpoint.endpoint).run(request).await
-                })
-                .catch_unwind()
-                .instrument(span);
-                tokio::select! {
-                    result = tokio::time::timeout_at(deadline, call) => match result {
-                        Err(_) => Err(ServiceError::deadline_exceeded(
-                            deadline.saturating_duration_since(self.received),
-                        )),
-                        Ok(Ok(result)) => result,
-                        Ok(Err(panic)) => {
-                            let text = ores_runtime::panic::message(&*panic)
-                                .unwrap_or("a non-text panic payload")
-                                .to_string();
-                            tracing::error!(
-                                target: "ores_actors::service",
-                                service = %service.name,
-                                endpoint = %endpoint.meta.name,
-                                panic = %text,
-                                "handler panicked"
-                            );
-                            let _ = self.actor.cast(ServiceMsg::Panicked);
-                            Err(ServiceError::internal(format!("the handler panicked: {text}")))
-                        }
-                    },
-                    () = until(&mut self.phase, |p| p == Phase::Abort) => Err(ServiceError::new(
-                        503,
-                        "the service stopped before the request finished (drain timeout)",
-                    )),
-                }
-            }
+        // A handler that does not wait is served here, without a task; one that waits
+        // continues in its own task (which polls it again at once).
+        let pending = {
+            let waker = futures::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            serving.as_mut().poll(&mut cx).is_pending()
         };
-        let counters = &self.shared.counters[self.index];
+        if pending {
+            tokio::spawn(serving);
+        }
+    }
+
+    async fn serve(&self, msg: Message, reply: async_nats::Subject, received: Instant) {
+        let service = &self.shared.service;
+        let endpoint = self.endpoint();
+        let outcome = match request_context(msg, endpoint, received, service.limits.deadline) {
+            Err(err) => Err(err),
+            Ok((ctx, body)) => self.call(ctx, body, received).await,
+        };
+        let counters = self.counters();
         match outcome {
             Ok(ok) => {
-                if let Err(e) = self
-                    .client
-                    .publish_with_headers(reply, ok.headers, ok.body)
-                    .await
-                {
+                let sent = if ok.headers.is_empty() {
+                    self.client.publish(reply, ok.body).await
+                } else {
+                    self.client
+                        .publish_with_headers(reply, ok.headers, ok.body)
+                        .await
+                };
+                if let Err(e) = sent {
                     tracing::warn!(target: "ores_actors::service", error = %e, "reply not sent");
                 }
-                counters.record(self.received.elapsed(), None);
+                counters.record(received.elapsed(), None);
             }
             Err(err) => {
                 send_error(&self.client, reply, &err).await;
-                counters.record(self.received.elapsed(), Some(&stats_error(&err)));
+                counters.record(received.elapsed(), Some(&stats_error(&err)));
+            }
+        }
+    }
+
+    /// Runs the middleware chain and the handler: panics caught, the deadline enforced, and
+    /// cancelled when the service's drain times out.
+    async fn call(
+        &self,
+        ctx: RequestContext,
+        body: Bytes,
+        received: Instant,
+    ) -> Result<super::middleware::ServiceReply, ServiceError> {
+        let service = &self.shared.service;
+        let endpoint = self.endpoint();
+        let deadline = ctx.deadline;
+        let span = tracing::debug_span!(
+            target: "ores_actors::service",
+            "service.request",
+            service = %service.name,
+            endpoint = %endpoint.meta.name,
+            correlation_id = tracing::field::Empty,
+            traceparent = tracing::field::Empty,
+        );
+        if !span.is_disabled() {
+            span.record("correlation_id", ctx.correlation_id());
+            if let Some(tp) = &ctx.headers.traceparent {
+                span.record("traceparent", tracing::field::display(tp.child()));
+            }
+        }
+        let request = ServiceRequest { ctx, body };
+        let chain = &service.middleware;
+        let call =
+            AssertUnwindSafe(
+                async move { Next::new(chain, &*endpoint.endpoint).run(request).await },
+            )
+            .catch_unwind();
+        let mut call = std::pin::pin!(call.instrument(span));
+        // Most handlers answer without waiting: no timer, no watch, for them.
+        let first = {
+            let waker = futures::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            call.as_mut().poll(&mut cx)
+        };
+        let result = match first {
+            std::task::Poll::Ready(result) => result,
+            std::task::Poll::Pending => {
+                let mut phase = self.phase.clone();
+                tokio::select! {
+                    biased;
+                    result = tokio::time::timeout_at(deadline, call) => match result {
+                        Ok(result) => result,
+                        Err(_) => {
+                            return Err(ServiceError::deadline_exceeded(
+                                deadline.saturating_duration_since(received),
+                            ));
+                        }
+                    },
+                    () = until(&mut phase, |p| p == Phase::Abort) => {
+                        return Err(ServiceError::new(
+                            503,
+                            "the service stopped before the request finished (drain timeout)",
+                        ));
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(result) => result,
+            Err(panic) => {
+                let text = ores_runtime::panic::message(&*panic)
+                    .unwrap_or("a non-text panic payload")
+                    .to_string();
+                tracing::error!(
+                    target: "ores_actors::service",
+                    service = %service.name,
+                    endpoint = %endpoint.meta.name,
+                    panic = %text,
+                    "handler panicked"
+                );
+                let _ = self.actor.cast(ServiceMsg::Panicked);
+                Err(ServiceError::internal(format!(
+                    "the handler panicked: {text}"
+                )))
             }
         }
     }
 }
 
-/// The request's context: ORE headers, deadline (the service's, or the caller's when shorter).
+/// The request's context (ORE headers, deadline: the service's, or the caller's when shorter)
+/// and its body.
 fn request_context(
-    msg: &Message,
+    msg: Message,
     endpoint: &EndpointDef,
     received: Instant,
     service_deadline: Duration,
-) -> Result<RequestContext, ServiceError> {
+) -> Result<(RequestContext, Bytes), ServiceError> {
     let headers = match &msg.headers {
         Some(h) => RequestHeaders::from_header_map(h)
             .map_err(|e| ServiceError::unauthorized(e.to_string()))?,
-        None => RequestHeaders::new(),
+        // Generated only if something asks for it (`RequestContext::correlation_id`).
+        None => RequestHeaders::blank(),
     };
     let caller = msg
         .headers
@@ -461,15 +498,17 @@ fn request_context(
         .and_then(|v| v.as_str().trim().parse::<u64>().ok())
         .map(Duration::from_millis);
     let budget = caller.map_or(service_deadline, |c| c.min(service_deadline));
-    Ok(RequestContext {
+    let ctx = RequestContext {
         headers,
-        subject: msg.subject.to_string(),
+        subject: msg.subject,
         principal: None,
         endpoint: Arc::clone(&endpoint.meta),
         deadline: received + budget,
         received,
-        raw_headers: msg.headers.clone(),
-    })
+        raw_headers: msg.headers,
+        generated_id: std::sync::OnceLock::new(),
+    };
+    Ok((ctx, msg.payload))
 }
 
 /// An error as `last_error` holds it: `code:message`, which async-nats's service client parses.

@@ -18,13 +18,15 @@ pub struct RequestContext {
     /// ORE's request headers, read from the message (a missing correlation id is generated).
     pub headers: RequestHeaders,
     /// The subject the request arrived on (with the prefix).
-    pub subject: String,
+    pub subject: async_nats::Subject,
     /// The caller, when an authentication middleware has verified a token.
     pub principal: Option<Principal>,
     pub(crate) endpoint: Arc<EndpointMeta>,
     pub(crate) deadline: Instant,
     pub(crate) received: Instant,
     pub(crate) raw_headers: Option<HeaderMap>,
+    /// The correlation id made for a request that came without one, on first use.
+    pub(crate) generated_id: std::sync::OnceLock<String>,
 }
 
 /// An endpoint's identity, as middleware sees it.
@@ -40,9 +42,14 @@ pub struct EndpointMeta {
 }
 
 impl RequestContext {
-    /// The correlation id (propagated from the caller, else generated).
+    /// The correlation id (propagated from the caller, else generated once, on first use).
     pub fn correlation_id(&self) -> &str {
-        &self.headers.correlation_id
+        if self.headers.correlation_id.is_empty() {
+            self.generated_id
+                .get_or_init(crate::nats::headers::new_correlation_id)
+        } else {
+            &self.headers.correlation_id
+        }
     }
 
     /// The tenant: the verified caller's when there is one, else the `X-Tenant-Id` header.

@@ -1,11 +1,11 @@
 //! [`ServiceHandle`]: readiness, statistics and description of a running service, valid
 //! across its restarts.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Semaphore, watch};
 
 use super::builder::Service;
 use super::protocol::{EndpointInfo, Identity, InfoResponse, PingResponse, StatsResponse};
@@ -20,8 +20,9 @@ pub(crate) struct Shared {
     prefix: Mutex<String>,
     ready: watch::Sender<bool>,
     started: Mutex<SystemTime>,
-    in_flight: AtomicUsize,
-    idle: Notify,
+    /// Per endpoint: the in-flight bound. A request holds a permit while it is served, so
+    /// the permits out are the requests in flight (across restarts of the actor).
+    pub(crate) permits: Vec<Arc<Semaphore>>,
     dropped: AtomicU64,
 }
 
@@ -32,14 +33,16 @@ impl Shared {
             .iter()
             .map(|_| EndpointCounters::default())
             .collect();
+        let permits = (0..service.endpoints.len())
+            .map(|_| Arc::new(Semaphore::new(service.limits.max_in_flight)))
+            .collect();
         Self {
             service,
             counters,
+            permits,
             prefix: Mutex::new(String::new()),
             ready: watch::channel(false).0,
             started: Mutex::new(SystemTime::now()),
-            in_flight: AtomicUsize::new(0),
-            idle: Notify::new(),
             dropped: AtomicU64::new(0),
         }
     }
@@ -69,24 +72,20 @@ impl Shared {
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a request in flight until the guard drops.
-    pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight(Arc::clone(self))
-    }
-
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Acquire)
+        let max = self.service.limits.max_in_flight;
+        self.permits
+            .iter()
+            .map(|p| max.saturating_sub(p.available_permits()))
+            .sum()
     }
 
-    /// Resolves once no request is in flight.
+    /// Resolves once no request is in flight (every permit is back).
     pub(crate) async fn in_flight_done(&self) {
-        loop {
-            let idle = self.idle.notified();
-            if self.in_flight() == 0 {
-                return;
-            }
-            idle.await;
+        let max = u32::try_from(self.service.limits.max_in_flight).unwrap_or(u32::MAX);
+        for permits in &self.permits {
+            // Holding them all means none is out; they go back at once.
+            let _all = permits.acquire_many(max).await;
         }
     }
 
@@ -132,18 +131,6 @@ impl Shared {
             .collect();
         let started = *self.started.lock().unwrap_or_else(|p| p.into_inner());
         StatsResponse::new(self.identity(), started, endpoints)
-    }
-}
-
-/// Counts one request in flight.
-#[derive(Debug)]
-pub(crate) struct InFlight(Arc<Shared>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
     }
 }
 

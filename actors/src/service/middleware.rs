@@ -125,13 +125,12 @@ where
     fn call(&self, req: ServiceRequest) -> BoxFuture<'static, ServiceResult> {
         let headers = req.ctx.raw_headers.as_ref();
         // The reply goes back in the caller's format when it marked its own.
-        let codec = match headers
+        // The reply goes back in the caller's format, marked, when it marked its own; else
+        // unmarked in the service's format (ORE's own clients send and read unmarked bodies).
+        let marked = headers
             .and_then(|h| h.get(name(CONTENT_TYPE)))
-            .and_then(|v| parse_content_type(v.as_str()))
-        {
-            Some(format) => self.codec.with_format(format),
-            None => self.codec,
-        };
+            .and_then(|v| parse_content_type(v.as_str()));
+        let codec = marked.map_or(self.codec, |format| self.codec.with_format(format));
         let decoded = if req.body.is_empty() {
             // An empty body reads as "nothing": `()`, `None`, a struct of defaults.
             decode_empty::<H::Request>(codec)
@@ -155,7 +154,9 @@ where
                 ServiceError::internal(format!("the reply could not be encoded: {e}"))
             })?;
             let mut headers = HeaderMap::new();
-            encoded.write_headers(&mut headers);
+            if marked.is_some() || encoded.compressed {
+                encoded.write_headers(&mut headers);
+            }
             Ok(ServiceReply {
                 headers,
                 body: encoded.body,

@@ -2,6 +2,7 @@
 //! processing time from any number of tasks, and turns them into the protocol's
 //! [`EndpointStats`] on demand.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use super::protocol::EndpointStats;
 /// The running counts of one endpoint; thread-safe, shared by reference (or `Arc`) between the
 /// tasks that handle its requests.
 ///
-/// The lock is held only to add to or copy the counts, never across an `.await`.
+/// Counts are atomics; a lock guards only the last error's text, never across an `.await`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -26,35 +27,35 @@ use super::protocol::EndpointStats;
 /// ```
 #[derive(Debug, Default)]
 pub struct EndpointCounters {
-    inner: Mutex<Counts>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct Counts {
-    num_requests: u64,
-    num_errors: u64,
-    /// Nanoseconds; `u128` cannot overflow in practice.
-    processing_nanos: u128,
-    last_error: String,
+    num_requests: AtomicU64,
+    num_errors: AtomicU64,
+    /// Nanoseconds (a `u64` holds 584 years).
+    processing_nanos: AtomicU64,
+    /// Taken only on errors and snapshots.
+    last_error: Mutex<String>,
 }
 
 impl EndpointCounters {
-    /// A poisoned lock only means a panic elsewhere while counting; the counts stay usable.
-    fn lock(&self) -> MutexGuard<'_, Counts> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    /// A poisoned lock only means a panic elsewhere while counting; the text stays usable.
+    fn last_error(&self) -> MutexGuard<'_, String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts one request that took `elapsed` (from arrival to reply); with `error`, also counts
     /// an error and keeps `error` as the last one. Other implementations write the last error
     /// as `"{code}:{message}"` (e.g. `"500:database unreachable"`).
+    ///
+    /// Lock-free for successful requests: endpoints are counted from every worker thread.
     pub fn record(&self, elapsed: Duration, error: Option<&str>) {
-        let mut counts = self.lock();
-        counts.num_requests = counts.num_requests.saturating_add(1);
-        counts.processing_nanos = counts.processing_nanos.saturating_add(elapsed.as_nanos());
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.processing_nanos.fetch_add(nanos, Ordering::Relaxed);
         if let Some(error) = error {
-            counts.num_errors = counts.num_errors.saturating_add(1);
-            error.clone_into(&mut counts.last_error);
+            error.clone_into(&mut self.last_error());
+            self.num_errors.fetch_add(1, Ordering::Relaxed);
         }
+        self.num_requests.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The statistics as `STATS` reports them, for the endpoint `name` on `subject` with
@@ -67,37 +68,40 @@ impl EndpointCounters {
         subject: impl Into<String>,
         queue_group: Option<&str>,
     ) -> EndpointStats {
-        let counts = self.lock().clone();
-        let average = counts
-            .processing_nanos
-            .checked_div(u128::from(counts.num_requests))
-            .unwrap_or(0);
+        let num_requests = self.num_requests.load(Ordering::Relaxed);
+        let num_errors = self.num_errors.load(Ordering::Relaxed);
+        let total = self.processing_nanos.load(Ordering::Relaxed);
+        let average = total.checked_div(num_requests).unwrap_or(0);
         EndpointStats {
             name: name.into(),
             subject: subject.into(),
             queue_group: queue_group.unwrap_or_default().to_owned(),
-            num_requests: counts.num_requests,
-            num_errors: counts.num_errors,
-            last_error: counts.last_error,
+            num_requests,
+            num_errors,
+            last_error: self.last_error().clone(),
             data: None,
-            processing_time: nanos_to_duration(counts.processing_nanos),
-            average_processing_time: nanos_to_duration(average),
+            processing_time: nanos_to_duration(u128::from(total)),
+            average_processing_time: nanos_to_duration(u128::from(average)),
         }
     }
 
     /// Clears every count and the last error (the protocol's `reset`).
     pub fn reset(&self) {
-        *self.lock() = Counts::default();
+        let mut last = self.last_error();
+        self.num_requests.store(0, Ordering::Relaxed);
+        self.num_errors.store(0, Ordering::Relaxed);
+        self.processing_nanos.store(0, Ordering::Relaxed);
+        last.clear();
     }
 
     /// Requests counted since the start or the last reset.
     pub fn num_requests(&self) -> u64 {
-        self.lock().num_requests
+        self.num_requests.load(Ordering::Relaxed)
     }
 
     /// Errors counted since the start or the last reset.
     pub fn num_errors(&self) -> u64 {
-        self.lock().num_errors
+        self.num_errors.load(Ordering::Relaxed)
     }
 }
 
