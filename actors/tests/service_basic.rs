@@ -227,3 +227,65 @@ async fn a_plain_nats_client_discovers_calls_and_reads_stats(kit: TestKit) -> an
     let _ = WAIT;
     Ok(())
 }
+
+/// Counts the requests it sees and the replies that came back.
+#[derive(Debug, Default)]
+struct Count(
+    std::sync::atomic::AtomicUsize,
+    std::sync::atomic::AtomicUsize,
+);
+
+#[derive(Debug, Clone, Default)]
+struct Counting(Arc<Count>);
+
+impl ores_actors::service::Middleware for Counting {
+    fn call<'a>(
+        &'a self,
+        req: ores_actors::service::ServiceRequest,
+        next: ores_actors::service::Next<'a>,
+    ) -> ores_actors::service::BoxFuture<'a, ores_actors::service::ServiceResult> {
+        use std::sync::atomic::Ordering;
+        self.0.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            let reply = next.run(req).await;
+            if reply.is_ok() {
+                self.0.1.fetch_add(1, Ordering::SeqCst);
+            }
+            reply
+        })
+    }
+}
+
+async fn slow_echo(text: String) -> Result<String, ServiceError> {
+    // Waits once, so the request continues in a task of its own.
+    tokio::task::yield_now().await;
+    Ok(text)
+}
+
+#[ores_testkit::test]
+async fn middleware_runs_around_handlers_that_wait(kit: TestKit) -> anyhow::Result<()> {
+    let counting = Counting::default();
+    kit.service(
+        Service::builder("ores.echo.service", "1.0.0")
+            .middleware(counting.clone())
+            .handle("echo.v1.text.get", slow_echo)
+            .handle("echo.v1.fast.get", echo),
+    )
+    .await?;
+    let nats = kit.nats().await?;
+    for i in 0..5 {
+        let text = format!("hello {i}");
+        let got: String = nats
+            .request(&Subject::new("echo.v1.text.get")?, &text)
+            .await?;
+        assert_eq!(got, text);
+    }
+    let got: String = nats
+        .request(&Subject::new("echo.v1.fast.get")?, "x")
+        .await?;
+    assert_eq!(got, "x");
+    use std::sync::atomic::Ordering;
+    assert_eq!(counting.0.0.load(Ordering::SeqCst), 6);
+    assert_eq!(counting.0.1.load(Ordering::SeqCst), 6);
+    Ok(())
+}

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use ores_runtime::supervisor::{ChildContext, ChildSpec, Shutdown};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -25,7 +25,7 @@ use super::context::RequestContext;
 use super::discovery;
 use super::error::ServiceError;
 use super::handle::{ServiceHandle, Shared};
-use super::middleware::{Next, ServiceRequest};
+use super::middleware::{Next, ServiceRequest, ServiceResult};
 
 /// The service runner actor. Start it through [`ServiceActor::child_spec`] under the NATS
 /// subtree (`nats_subtree`), after the connection, so that it restarts and re-subscribes
@@ -142,7 +142,6 @@ impl Actor for ServiceActor {
                 shared: Arc::clone(&shared),
                 client: Arc::clone(&client),
                 index,
-                permits: Arc::clone(&shared.permits[index]),
                 phase: phase.clone(),
                 actor: myself.clone(),
             };
@@ -270,13 +269,21 @@ pub(crate) async fn until(phase: &mut watch::Receiver<Phase>, pred: impl Fn(Phas
     let _ = phase.wait_for(|p| pred(*p)).await.map(|_| ());
 }
 
+/// One in-flight slot of an endpoint, given back on drop.
+struct Slot<'a>(&'a super::handle::InFlightLimit);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
 /// Reads one endpoint's subscription and serves its requests: each is polled once right
 /// away, and only a request whose handler waits gets a task of its own.
 struct Dispatcher {
     shared: Arc<Shared>,
     client: Arc<async_nats::Client>,
     index: usize,
-    permits: Arc<Semaphore>,
     phase: watch::Receiver<Phase>,
     actor: ActorRef<ServiceMsg>,
 }
@@ -336,43 +343,144 @@ impl Dispatcher {
         let limits = self.shared.service.limits;
         if msg.payload.len() > limits.max_payload {
             let err = ServiceError::payload_too_large(msg.payload.len(), limits.max_payload);
-            send_error(&self.client, reply, &err).await;
-            self.counters()
-                .record(received.elapsed(), Some(&stats_error(&err)));
+            self.finish(reply, Err(err), received).await;
             return;
         }
-        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+        if !self.shared.permits[self.index].try_enter() {
             let err = ServiceError::overloaded(limits.max_in_flight);
-            send_error(&self.client, reply, &err).await;
-            self.counters()
-                .record(received.elapsed(), Some(&stats_error(&err)));
+            self.finish(reply, Err(err), received).await;
             return;
+        }
+        let (ctx, body) = match request_context(msg, self.endpoint(), received, limits.deadline) {
+            Ok(parts) => parts,
+            Err(err) => {
+                self.finish(reply, Err(err), received).await;
+                self.shared.permits[self.index].leave();
+                return;
+            }
         };
-        let mut serving = Box::pin(async move {
-            self.serve(msg, reply, received).await;
-            drop(permit);
-        });
-        // A handler that does not wait is served here, without a task; one that waits
-        // continues in its own task (which polls it again at once).
-        let pending = {
-            let waker = futures::task::noop_waker();
-            let mut cx = std::task::Context::from_waker(&waker);
-            serving.as_mut().poll(&mut cx).is_pending()
-        };
-        if pending {
-            tokio::spawn(serving);
+        let deadline = ctx.deadline;
+        let span = self.span(&ctx);
+        let request = ServiceRequest { ctx, body };
+        if self.shared.service.middleware.is_empty() {
+            // The handler's own future, polled once here: most answer at once, and are
+            // replied to without a task, a timer or a second allocation.
+            let mut call = self.endpoint().endpoint.call(request);
+            let first = {
+                let _entered = span.enter();
+                let waker = futures::task::noop_waker();
+                let mut cx = std::task::Context::from_waker(&waker);
+                std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx)))
+            };
+            match first {
+                Ok(std::task::Poll::Ready(result)) => {
+                    self.finish(reply, result, received).await;
+                    self.shared.permits[self.index].leave();
+                }
+                Err(panic) => {
+                    let err = self.panicked(&*panic);
+                    self.finish(reply, Err(err), received).await;
+                    self.shared.permits[self.index].leave();
+                }
+                Ok(std::task::Poll::Pending) => {
+                    tokio::spawn(async move {
+                        let _slot = Slot(&self.shared.permits[self.index]);
+                        let call = AssertUnwindSafe(call).catch_unwind().instrument(span);
+                        let result = self.wait(call, deadline, received).await;
+                        self.finish(reply, result, received).await;
+                    });
+                }
+            }
+        } else {
+            // Middleware borrows the service's chain: the whole request is one future, polled
+            // once here and continued in a task if it waits.
+            let mut serving = Box::pin(async move {
+                let _slot = Slot(&self.shared.permits[self.index]);
+                let chain = &self.shared.service.middleware;
+                let endpoint = &*self.endpoint().endpoint;
+                let call =
+                    AssertUnwindSafe(async move { Next::new(chain, endpoint).run(request).await })
+                        .catch_unwind()
+                        .instrument(span);
+                let result = self.wait(call, deadline, received).await;
+                self.finish(reply, result, received).await;
+            });
+            let pending = {
+                let waker = futures::task::noop_waker();
+                let mut cx = std::task::Context::from_waker(&waker);
+                serving.as_mut().poll(&mut cx).is_pending()
+            };
+            if pending {
+                tokio::spawn(serving);
+            }
         }
     }
 
-    async fn serve(&self, msg: Message, reply: async_nats::Subject, received: Instant) {
-        let service = &self.shared.service;
-        let endpoint = self.endpoint();
-        let outcome = match request_context(msg, endpoint, received, service.limits.deadline) {
-            Err(err) => Err(err),
-            Ok((ctx, body)) => self.call(ctx, body, received).await,
+    /// The request's span (debug level; fields filled only when it is enabled).
+    fn span(&self, ctx: &RequestContext) -> tracing::Span {
+        let span = tracing::debug_span!(
+            target: "ores_actors::service",
+            "service.request",
+            service = %self.shared.service.name,
+            endpoint = %self.endpoint().meta.name,
+            correlation_id = tracing::field::Empty,
+            traceparent = tracing::field::Empty,
+        );
+        if !span.is_disabled() {
+            span.record("correlation_id", ctx.correlation_id());
+            if let Some(tp) = &ctx.headers.traceparent {
+                span.record("traceparent", tracing::field::display(tp.child()));
+            }
+        }
+        span
+    }
+
+    /// Waits for a handler that did not answer at once: within the deadline, cancelled when
+    /// the drain times out, its panic caught.
+    async fn wait<F>(&self, call: F, deadline: Instant, received: Instant) -> ServiceResult
+    where
+        F: Future<Output = Result<ServiceResult, Box<dyn std::any::Any + Send>>>,
+    {
+        let mut phase = self.phase.clone();
+        let result = tokio::select! {
+            biased;
+            result = tokio::time::timeout_at(deadline, call) => match result {
+                Ok(result) => result,
+                Err(_) => {
+                    return Err(ServiceError::deadline_exceeded(
+                        deadline.saturating_duration_since(received),
+                    ));
+                }
+            },
+            () = until(&mut phase, |p| p == Phase::Abort) => {
+                return Err(ServiceError::new(
+                    503,
+                    "the service stopped before the request finished (drain timeout)",
+                ));
+            }
         };
-        let counters = self.counters();
-        match outcome {
+        result.unwrap_or_else(|panic| Err(self.panicked(&*panic)))
+    }
+
+    /// A handler's panic: logged, reported to the actor (panic intensity), answered 500.
+    fn panicked(&self, panic: &(dyn std::any::Any + Send)) -> ServiceError {
+        let text = ores_runtime::panic::message(panic)
+            .unwrap_or("a non-text panic payload")
+            .to_string();
+        tracing::error!(
+            target: "ores_actors::service",
+            service = %self.shared.service.name,
+            endpoint = %self.endpoint().meta.name,
+            panic = %text,
+            "handler panicked"
+        );
+        let _ = self.actor.cast(ServiceMsg::Panicked);
+        ServiceError::internal(format!("the handler panicked: {text}"))
+    }
+
+    /// Replies (the result, or the error's headers on an empty body) and counts the request.
+    async fn finish(&self, reply: async_nats::Subject, result: ServiceResult, received: Instant) {
+        match result {
             Ok(ok) => {
                 let sent = if ok.headers.is_empty() {
                     self.client.publish(reply, ok.body).await
@@ -384,94 +492,12 @@ impl Dispatcher {
                 if let Err(e) = sent {
                     tracing::warn!(target: "ores_actors::service", error = %e, "reply not sent");
                 }
-                counters.record(received.elapsed(), None);
+                self.counters().record(received.elapsed(), None);
             }
             Err(err) => {
                 send_error(&self.client, reply, &err).await;
-                counters.record(received.elapsed(), Some(&stats_error(&err)));
-            }
-        }
-    }
-
-    /// Runs the middleware chain and the handler: panics caught, the deadline enforced, and
-    /// cancelled when the service's drain times out.
-    async fn call(
-        &self,
-        ctx: RequestContext,
-        body: Bytes,
-        received: Instant,
-    ) -> Result<super::middleware::ServiceReply, ServiceError> {
-        let service = &self.shared.service;
-        let endpoint = self.endpoint();
-        let deadline = ctx.deadline;
-        let span = tracing::debug_span!(
-            target: "ores_actors::service",
-            "service.request",
-            service = %service.name,
-            endpoint = %endpoint.meta.name,
-            correlation_id = tracing::field::Empty,
-            traceparent = tracing::field::Empty,
-        );
-        if !span.is_disabled() {
-            span.record("correlation_id", ctx.correlation_id());
-            if let Some(tp) = &ctx.headers.traceparent {
-                span.record("traceparent", tracing::field::display(tp.child()));
-            }
-        }
-        let request = ServiceRequest { ctx, body };
-        let chain = &service.middleware;
-        let call =
-            AssertUnwindSafe(
-                async move { Next::new(chain, &*endpoint.endpoint).run(request).await },
-            )
-            .catch_unwind();
-        let mut call = std::pin::pin!(call.instrument(span));
-        // Most handlers answer without waiting: no timer, no watch, for them.
-        let first = {
-            let waker = futures::task::noop_waker();
-            let mut cx = std::task::Context::from_waker(&waker);
-            call.as_mut().poll(&mut cx)
-        };
-        let result = match first {
-            std::task::Poll::Ready(result) => result,
-            std::task::Poll::Pending => {
-                let mut phase = self.phase.clone();
-                tokio::select! {
-                    biased;
-                    result = tokio::time::timeout_at(deadline, call) => match result {
-                        Ok(result) => result,
-                        Err(_) => {
-                            return Err(ServiceError::deadline_exceeded(
-                                deadline.saturating_duration_since(received),
-                            ));
-                        }
-                    },
-                    () = until(&mut phase, |p| p == Phase::Abort) => {
-                        return Err(ServiceError::new(
-                            503,
-                            "the service stopped before the request finished (drain timeout)",
-                        ));
-                    }
-                }
-            }
-        };
-        match result {
-            Ok(result) => result,
-            Err(panic) => {
-                let text = ores_runtime::panic::message(&*panic)
-                    .unwrap_or("a non-text panic payload")
-                    .to_string();
-                tracing::error!(
-                    target: "ores_actors::service",
-                    service = %service.name,
-                    endpoint = %endpoint.meta.name,
-                    panic = %text,
-                    "handler panicked"
-                );
-                let _ = self.actor.cast(ServiceMsg::Panicked);
-                Err(ServiceError::internal(format!(
-                    "the handler panicked: {text}"
-                )))
+                self.counters()
+                    .record(received.elapsed(), Some(&stats_error(&err)));
             }
         }
     }

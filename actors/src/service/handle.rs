@@ -1,11 +1,11 @@
 //! [`ServiceHandle`]: readiness, statistics and description of a running service, valid
 //! across its restarts.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, watch};
 
 use super::builder::Service;
 use super::protocol::{EndpointInfo, Identity, InfoResponse, PingResponse, StatsResponse};
@@ -20,9 +20,8 @@ pub(crate) struct Shared {
     prefix: Mutex<String>,
     ready: watch::Sender<bool>,
     started: Mutex<SystemTime>,
-    /// Per endpoint: the in-flight bound. A request holds a permit while it is served, so
-    /// the permits out are the requests in flight (across restarts of the actor).
-    pub(crate) permits: Vec<Arc<Semaphore>>,
+    /// Per endpoint: the requests in flight and their bound (across restarts of the actor).
+    pub(crate) permits: Vec<InFlightLimit>,
     dropped: AtomicU64,
 }
 
@@ -34,7 +33,7 @@ impl Shared {
             .map(|_| EndpointCounters::default())
             .collect();
         let permits = (0..service.endpoints.len())
-            .map(|_| Arc::new(Semaphore::new(service.limits.max_in_flight)))
+            .map(|_| InFlightLimit::new(service.limits.max_in_flight))
             .collect();
         Self {
             service,
@@ -73,19 +72,13 @@ impl Shared {
     }
 
     pub(crate) fn in_flight(&self) -> usize {
-        let max = self.service.limits.max_in_flight;
-        self.permits
-            .iter()
-            .map(|p| max.saturating_sub(p.available_permits()))
-            .sum()
+        self.permits.iter().map(InFlightLimit::count).sum()
     }
 
-    /// Resolves once no request is in flight (every permit is back).
+    /// Resolves once no request is in flight.
     pub(crate) async fn in_flight_done(&self) {
-        let max = u32::try_from(self.service.limits.max_in_flight).unwrap_or(u32::MAX);
-        for permits in &self.permits {
-            // Holding them all means none is out; they go back at once.
-            let _all = permits.acquire_many(max).await;
+        for limit in &self.permits {
+            limit.idle().await;
         }
     }
 
@@ -131,6 +124,60 @@ impl Shared {
             .collect();
         let started = *self.started.lock().unwrap_or_else(|p| p.into_inner());
         StatsResponse::new(self.identity(), started, endpoints)
+    }
+}
+
+/// An endpoint's requests in flight, bounded: lock-free on the request path (a mutex-guarded
+/// semaphore would be taken twice per request from every worker).
+#[derive(Debug)]
+pub(crate) struct InFlightLimit {
+    count: AtomicUsize,
+    max: usize,
+    /// Set once somebody waits for the endpoint to be idle (a drain): only then is the last
+    /// request out worth a notification.
+    draining: AtomicBool,
+    idle: Notify,
+}
+
+impl InFlightLimit {
+    fn new(max: usize) -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            max,
+            draining: AtomicBool::new(false),
+            idle: Notify::new(),
+        }
+    }
+
+    /// Takes a slot, if one is free.
+    pub(crate) fn try_enter(&self) -> bool {
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives a slot back.
+    pub(crate) fn leave(&self) {
+        if self.count.fetch_sub(1, Ordering::SeqCst) == 1 && self.draining.load(Ordering::SeqCst) {
+            self.idle.notify_waiters();
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    async fn idle(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        loop {
+            let idle = self.idle.notified();
+            if self.count() == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 }
 

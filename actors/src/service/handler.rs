@@ -12,6 +12,8 @@
 //! ```
 
 use std::future::Future;
+
+use futures::TryFutureExt;
 use std::pin::Pin;
 
 use serde::Serialize;
@@ -35,15 +37,16 @@ pub trait Handler<T, S>: Clone + Send + Sync + 'static {
     type Request: DeserializeOwned + Send + 'static;
     /// The response body, encoded in the caller's format.
     type Response: Serialize + Send + 'static;
+    /// The future serving one request.
+    type Future: Future<Output = Result<Self::Response, ServiceError>> + Send + 'static;
 
     /// Serves one request.
-    fn call(
-        &self,
-        state: &S,
-        ctx: RequestContext,
-        request: Self::Request,
-    ) -> BoxFuture<'static, Result<Self::Response, ServiceError>>;
+    fn call(&self, state: &S, ctx: RequestContext, request: Self::Request) -> Self::Future;
 }
+
+/// The future of a handler whose error type is `E`: its error turned into a
+/// [`ServiceError`] (no allocation).
+pub type HandlerFuture<Fut, E> = futures::future::MapErr<Fut, fn(E) -> ServiceError>;
 
 impl<F, Fut, Req, Resp, E, S> Handler<(Req,), S> for F
 where
@@ -51,19 +54,14 @@ where
     Fut: Future<Output = Result<Resp, E>> + Send + 'static,
     Req: DeserializeOwned + Send + 'static,
     Resp: Serialize + Send + 'static,
-    E: Into<ServiceError>,
+    E: Into<ServiceError> + 'static,
 {
     type Request = Req;
     type Response = Resp;
+    type Future = HandlerFuture<Fut, E>;
 
-    fn call(
-        &self,
-        _state: &S,
-        _ctx: RequestContext,
-        request: Req,
-    ) -> BoxFuture<'static, Result<Resp, ServiceError>> {
-        let fut = self(request);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+    fn call(&self, _state: &S, _ctx: RequestContext, request: Req) -> Self::Future {
+        self(request).map_err(Into::into as fn(E) -> ServiceError)
     }
 }
 
@@ -73,19 +71,14 @@ where
     Fut: Future<Output = Result<Resp, E>> + Send + 'static,
     Req: DeserializeOwned + Send + 'static,
     Resp: Serialize + Send + 'static,
-    E: Into<ServiceError>,
+    E: Into<ServiceError> + 'static,
 {
     type Request = Req;
     type Response = Resp;
+    type Future = HandlerFuture<Fut, E>;
 
-    fn call(
-        &self,
-        _state: &S,
-        ctx: RequestContext,
-        request: Req,
-    ) -> BoxFuture<'static, Result<Resp, ServiceError>> {
-        let fut = self(ctx, request);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+    fn call(&self, _state: &S, ctx: RequestContext, request: Req) -> Self::Future {
+        self(ctx, request).map_err(Into::into as fn(E) -> ServiceError)
     }
 }
 
@@ -95,20 +88,15 @@ where
     Fut: Future<Output = Result<Resp, E>> + Send + 'static,
     Req: DeserializeOwned + Send + 'static,
     Resp: Serialize + Send + 'static,
-    E: Into<ServiceError>,
+    E: Into<ServiceError> + 'static,
     S: Clone,
 {
     type Request = Req;
     type Response = Resp;
+    type Future = HandlerFuture<Fut, E>;
 
-    fn call(
-        &self,
-        state: &S,
-        _ctx: RequestContext,
-        request: Req,
-    ) -> BoxFuture<'static, Result<Resp, ServiceError>> {
-        let fut = self(State(state.clone()), request);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+    fn call(&self, state: &S, _ctx: RequestContext, request: Req) -> Self::Future {
+        self(State(state.clone()), request).map_err(Into::into as fn(E) -> ServiceError)
     }
 }
 
@@ -118,19 +106,14 @@ where
     Fut: Future<Output = Result<Resp, E>> + Send + 'static,
     Req: DeserializeOwned + Send + 'static,
     Resp: Serialize + Send + 'static,
-    E: Into<ServiceError>,
+    E: Into<ServiceError> + 'static,
     S: Clone,
 {
     type Request = Req;
     type Response = Resp;
+    type Future = HandlerFuture<Fut, E>;
 
-    fn call(
-        &self,
-        state: &S,
-        ctx: RequestContext,
-        request: Req,
-    ) -> BoxFuture<'static, Result<Resp, ServiceError>> {
-        let fut = self(State(state.clone()), ctx, request);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+    fn call(&self, state: &S, ctx: RequestContext, request: Req) -> Self::Future {
+        self(State(state.clone()), ctx, request).map_err(Into::into as fn(E) -> ServiceError)
     }
 }

@@ -32,5 +32,5 @@ pub use builder::{
 pub use context::{EndpointMeta, RequestContext};
 pub use error::{ServiceError, ServiceSetupError};
 pub use handle::{NotReady, ServiceHandle};
-pub use handler::{BoxFuture, Handler, State};
+pub use handler::{BoxFuture, Handler, HandlerFuture, State};
 pub use middleware::{Middleware, Next, ServiceReply, ServiceRequest, ServiceResult};
