@@ -71,6 +71,8 @@ pub struct ServiceArgs {
 pub struct ServiceState {
     shared: Arc<Shared>,
     stop: watch::Sender<Phase>,
+    /// One per dispatcher: fired (or dropped) to make it stop accepting.
+    draining: Vec<tokio::sync::oneshot::Sender<()>>,
     dispatchers: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     panics: VecDeque<Instant>,
@@ -134,10 +136,13 @@ impl Actor for ServiceActor {
         let (stop, phase) = watch::channel(Phase::Serving);
         let client = Arc::new(nats.client(nats.config().request_timeout).await?);
         let mut dispatchers = Vec::with_capacity(service.endpoints.len() + 1);
+        let mut draining = Vec::with_capacity(service.endpoints.len());
         for (index, endpoint) in service.endpoints.iter().enumerate() {
             let subscriber = nats
                 .subscribe_raw(&endpoint.meta.subject, endpoint.queue_group.as_deref())
                 .await?;
+            let (drain_tx, drain_rx) = tokio::sync::oneshot::channel();
+            draining.push(drain_tx);
             let dispatcher = Dispatcher {
                 shared: Arc::clone(&shared),
                 client: Arc::clone(&client),
@@ -145,7 +150,7 @@ impl Actor for ServiceActor {
                 phase: phase.clone(),
                 actor: myself.clone(),
             };
-            dispatchers.push(tokio::spawn(dispatcher.run(subscriber)));
+            dispatchers.push(tokio::spawn(dispatcher.run(subscriber, drain_rx)));
         }
         let discovery = discovery::subscribe(&client, Arc::clone(&shared), phase.clone()).await?;
         let mut background = vec![discovery];
@@ -191,6 +196,7 @@ impl Actor for ServiceActor {
         Ok(ServiceState {
             shared,
             stop,
+            draining,
             dispatchers,
             background,
             panics: VecDeque::new(),
@@ -242,6 +248,9 @@ impl Actor for ServiceActor {
         // Stop accepting: each dispatcher unsubscribes (on the server, flushed), then serves
         // what it had already received.
         let _ = state.stop.send(Phase::Draining);
+        for drain in state.draining.drain(..) {
+            let _ = drain.send(());
+        }
         for task in state.dispatchers.drain(..) {
             let _ = tokio::time::timeout_at(deadline, task).await;
         }
@@ -297,17 +306,18 @@ impl Dispatcher {
         &self.shared.counters[self.index]
     }
 
-    async fn run(self, mut subscriber: async_nats::Subscriber) {
+    async fn run(
+        self,
+        mut subscriber: async_nats::Subscriber,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
+    ) {
         let this = Arc::new(self);
-        let mut phase = this.phase.clone();
-        // Made once: a stop signal re-armed for every message would take the watch's lock
-        // twice per request.
-        let stop = until(&mut phase, |p| p != Phase::Serving);
-        tokio::pin!(stop);
+        // A oneshot, not the phase watch: it is polled for every message, and a watch's
+        // waiter takes a lock on each poll.
         loop {
             tokio::select! {
                 biased;
-                () = &mut stop => break,
+                _ = &mut stop => break,
                 msg = subscriber.next() => match msg {
                     Some(msg) => Arc::clone(&this).dispatch(msg).await,
                     None => {
