@@ -53,7 +53,7 @@ use ores_actors::service::{Service, ServiceActor, ServiceError};
 use serde::{Deserialize, Serialize};
 
 /// Rounds of each measurement (plus one warm-up round that is not reported).
-const ROUNDS: usize = 9;
+const ROUNDS: usize = 15;
 /// Sequential requests per variant per round at 1 in flight (full size).
 const SEQUENTIAL: usize = 2_000;
 /// Requests per variant per round at each in-flight level (full size).

@@ -319,7 +319,12 @@ impl Dispatcher {
                 biased;
                 _ = &mut stop => break,
                 msg = subscriber.next() => match msg {
-                    Some(msg) => Arc::clone(&this).dispatch(msg).await,
+                    Some(msg) => {
+                        // No per-message future: serve, then send the reply right here.
+                        if let Some((reply, result, received)) = Arc::clone(&this).prepare(msg) {
+                            this.finish(reply, result, received).await;
+                        }
+                    }
                     None => {
                         if *this.phase.borrow() == Phase::Serving {
                             let subject = this.endpoint().meta.subject.clone();
@@ -336,11 +341,18 @@ impl Dispatcher {
         while let Ok(Some(msg)) =
             tokio::time::timeout(Duration::from_millis(200), subscriber.next()).await
         {
-            Arc::clone(&this).dispatch(msg).await;
+            if let Some((reply, result, received)) = Arc::clone(&this).prepare(msg) {
+                this.finish(reply, result, received).await;
+            }
         }
     }
 
-    async fn dispatch(self: Arc<Self>, msg: Message) {
+    /// Checks the request and serves it: returns the reply to send now, or `None` when there is
+    /// nothing to send (no reply subject) or a task took the request over.
+    fn prepare(
+        self: Arc<Self>,
+        msg: Message,
+    ) -> Option<(async_nats::Subject, ServiceResult, Instant)> {
         let received = Instant::now();
         let Some(reply) = msg.reply.clone() else {
             self.counters().record(
@@ -348,25 +360,22 @@ impl Dispatcher {
                 Some("400:a request without a reply subject was dropped"),
             );
             self.shared.count_dropped();
-            return;
+            return None;
         };
         let limits = self.shared.service.limits;
         if msg.payload.len() > limits.max_payload {
             let err = ServiceError::payload_too_large(msg.payload.len(), limits.max_payload);
-            self.finish(reply, Err(err), received).await;
-            return;
+            return Some((reply, Err(err), received));
         }
         if !self.shared.permits[self.index].try_enter() {
             let err = ServiceError::overloaded(limits.max_in_flight);
-            self.finish(reply, Err(err), received).await;
-            return;
+            return Some((reply, Err(err), received));
         }
         let (ctx, body) = match request_context(msg, self.endpoint(), received, limits.deadline) {
             Ok(parts) => parts,
             Err(err) => {
-                self.finish(reply, Err(err), received).await;
                 self.shared.permits[self.index].leave();
-                return;
+                return Some((reply, Err(err), received));
             }
         };
         let deadline = ctx.deadline;
@@ -384,13 +393,12 @@ impl Dispatcher {
             };
             match first {
                 Ok(std::task::Poll::Ready(result)) => {
-                    self.finish(reply, result, received).await;
                     self.shared.permits[self.index].leave();
+                    Some((reply, result, received))
                 }
                 Err(panic) => {
-                    let err = self.panicked(&*panic);
-                    self.finish(reply, Err(err), received).await;
                     self.shared.permits[self.index].leave();
+                    Some((reply, Err(self.panicked(&*panic)), received))
                 }
                 Ok(std::task::Poll::Pending) => {
                     tokio::spawn(async move {
@@ -399,6 +407,7 @@ impl Dispatcher {
                         let result = self.wait(call, deadline, received).await;
                         self.finish(reply, result, received).await;
                     });
+                    None
                 }
             }
         } else {
@@ -423,6 +432,7 @@ impl Dispatcher {
             if pending {
                 tokio::spawn(serving);
             }
+            None
         }
     }
 
