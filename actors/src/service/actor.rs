@@ -321,7 +321,7 @@ impl Dispatcher {
                 msg = subscriber.next() => match msg {
                     Some(msg) => {
                         // No per-message future: serve, then send the reply right here.
-                        if let Some((reply, result, received)) = Arc::clone(&this).prepare(msg) {
+                        if let Some((reply, result, received)) = this.prepare(msg) {
                             this.finish(reply, result, received).await;
                         }
                     }
@@ -341,7 +341,7 @@ impl Dispatcher {
         while let Ok(Some(msg)) =
             tokio::time::timeout(Duration::from_millis(200), subscriber.next()).await
         {
-            if let Some((reply, result, received)) = Arc::clone(&this).prepare(msg) {
+            if let Some((reply, result, received)) = this.prepare(msg) {
                 this.finish(reply, result, received).await;
             }
         }
@@ -350,7 +350,7 @@ impl Dispatcher {
     /// Checks the request and serves it: returns the reply to send now, or `None` when there is
     /// nothing to send (no reply subject) or a task took the request over.
     fn prepare(
-        self: Arc<Self>,
+        self: &Arc<Self>,
         msg: Message,
     ) -> Option<(async_nats::Subject, ServiceResult, Instant)> {
         let received = Instant::now();
@@ -401,11 +401,12 @@ impl Dispatcher {
                     Some((reply, Err(self.panicked(&*panic)), received))
                 }
                 Ok(std::task::Poll::Pending) => {
+                    let this = Arc::clone(self);
                     tokio::spawn(async move {
-                        let _slot = Slot(&self.shared.permits[self.index]);
+                        let _slot = Slot(&this.shared.permits[this.index]);
                         let call = AssertUnwindSafe(call).catch_unwind().instrument(span);
-                        let result = self.wait(call, deadline, received).await;
-                        self.finish(reply, result, received).await;
+                        let result = this.wait(call, deadline, received).await;
+                        this.finish(reply, result, received).await;
                     });
                     None
                 }
@@ -413,16 +414,17 @@ impl Dispatcher {
         } else {
             // Middleware borrows the service's chain: the whole request is one future, polled
             // once here and continued in a task if it waits.
+            let this = Arc::clone(self);
             let mut serving = Box::pin(async move {
-                let _slot = Slot(&self.shared.permits[self.index]);
-                let chain = &self.shared.service.middleware;
-                let endpoint = &*self.endpoint().endpoint;
+                let _slot = Slot(&this.shared.permits[this.index]);
+                let chain = &this.shared.service.middleware;
+                let endpoint = &*this.endpoint().endpoint;
                 let call =
                     AssertUnwindSafe(async move { Next::new(chain, endpoint).run(request).await })
                         .catch_unwind()
                         .instrument(span);
-                let result = self.wait(call, deadline, received).await;
-                self.finish(reply, result, received).await;
+                let result = this.wait(call, deadline, received).await;
+                this.finish(reply, result, received).await;
             });
             let pending = {
                 let waker = futures::task::noop_waker();
