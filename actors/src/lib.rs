@@ -6,14 +6,12 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "eventing")]
+pub mod eventing;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "service")]
 pub mod service;
-#[cfg(feature = "eventing")]
-pub mod eventing {
-    //! The PostgreSQL-backed event bus (not yet implemented).
-}
 #[cfg(feature = "connections")]
 pub mod connections {
     //! The encrypted SQLite connection-bookmark store (not yet implemented).

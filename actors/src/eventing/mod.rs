@@ -1,0 +1,30 @@
+//! The event bus: in-process events as actor messages, persisted to a PostgreSQL log before
+//! anyone gets them, so nothing is lost when a listener reconnects, a service restarts or
+//! nobody is listening.
+//!
+//! - [`Event`] gives a serde type its topic; [`EntityChangeEvent`] is ORE's
+//!   `entity_change_event`;
+//! - [`EventBus`] publishes (acknowledged once committed; or inside the caller's transaction,
+//!   the outbox) and subscribes streams, actors and closures by topic pattern and tenant;
+//! - [`EventBus::child_spec`] runs the supervised writer (group commit), NOTIFY listener and
+//!   log reader.
+//!
+//! Guide: `docs/eventing.md`.
+
+mod bus;
+mod config;
+mod error;
+mod event;
+mod listener;
+mod reader;
+mod record;
+pub mod schema;
+mod subscription;
+mod writer;
+
+pub use bus::EventBus;
+pub use config::EventBusConfig;
+pub use error::EventError;
+pub use event::{EntityChangeEvent, Event};
+pub use record::{Offset, StoredEvent};
+pub use subscription::{Delivered, Subscription};

@@ -1,0 +1,100 @@
+//! The in-process reader: follows the log in commit-safe order and hands each event to the
+//! bus's subscribers.
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::task::JoinHandle;
+
+use super::bus::BusShared;
+use super::error::EventError;
+use super::record::{fetch, head};
+
+/// The reader actor (its task reads; the actor fails and restarts when the log is
+/// unreachable, and resumes where it was).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EventReader;
+
+/// The reader's messages.
+#[derive(Debug)]
+pub(crate) enum ReaderMsg {
+    /// The task could not read the log.
+    Failed(EventError),
+}
+
+/// The reader's state: its task.
+#[derive(Debug)]
+pub(crate) struct ReaderState {
+    task: JoinHandle<()>,
+}
+
+impl Drop for ReaderState {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Actor for EventReader {
+    type Msg = ReaderMsg;
+    type State = ReaderState;
+    type Arguments = Arc<BusShared>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ReaderMsg>,
+        shared: Arc<BusShared>,
+    ) -> Result<ReaderState, ActorProcessingErr> {
+        if shared.offset().is_none() {
+            // Subscribers get events from now on: start at the head of the log.
+            shared.set_offset(head(&shared.pool).await?);
+        }
+        let task = tokio::spawn(read_loop(shared, myself));
+        Ok(ReaderState { task })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<ReaderMsg>,
+        msg: ReaderMsg,
+        _state: &mut ReaderState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ReaderMsg::Failed(e) => Err(Box::new(e)),
+        }
+    }
+}
+
+async fn read_loop(shared: Arc<BusShared>, myself: ActorRef<ReaderMsg>) {
+    let mut wake = shared.wake.subscribe();
+    let poll = shared.config.poll_interval;
+    loop {
+        // Marked seen before reading: a NOTIFY during the read wakes the next wait.
+        wake.borrow_and_update();
+        let Some(after) = shared.offset() else { return };
+        match fetch(
+            &shared.pool,
+            &shared.config.schema,
+            after,
+            shared.config.read_batch,
+        )
+        .await
+        {
+            Ok(events) if !events.is_empty() => {
+                for event in &events {
+                    shared.registry.dispatch(event);
+                }
+                if let Some(last) = events.last() {
+                    shared.set_offset(last.offset);
+                }
+            }
+            Ok(_) => {
+                let _ = tokio::time::timeout(poll, wake.changed()).await;
+            }
+            Err(e) => {
+                tracing::warn!(target: "ores_actors::eventing", error = %e, "event log read failed");
+                let _ = myself.cast(ReaderMsg::Failed(e));
+                return;
+            }
+        }
+    }
+}

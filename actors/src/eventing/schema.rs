@@ -1,0 +1,169 @@
+//! The event log's tables, in a schema named in the configuration and written into every
+//! statement (never found through `search_path`), and the migrations that create them.
+
+use sqlx::AssertSqlSafe;
+use sqlx::PgPool;
+
+use super::error::EventError;
+
+/// A PostgreSQL schema name for the bus's tables: lowercase letters, digits and `_`, starting
+/// with a letter or `_`, at most 40 characters (so that derived names fit PostgreSQL's 63).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BusSchema(String);
+
+impl BusSchema {
+    /// Checks `name`.
+    ///
+    /// # Errors
+    /// [`EventError::Config`] saying what is wrong.
+    pub fn new(name: impl Into<String>) -> Result<Self, EventError> {
+        let name = name.into();
+        let ok_start = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+        let ok_chars = name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok_start || !ok_chars || name.len() > 40 {
+            return Err(EventError::Config(format!(
+                "`{name}` is not a usable schema name for the event log: use lowercase letters, \
+                 digits and `_`, starting with a letter or `_`, at most 40 characters"
+            )));
+        }
+        if name == "public" {
+            return Err(EventError::Config(
+                "the event log does not go in schema `public`: name a schema of its own".into(),
+            ));
+        }
+        Ok(Self(name))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `schema.table`.
+    pub fn table(&self, table: &str) -> String {
+        format!("{}.{table}", self.0)
+    }
+
+    /// The NOTIFY channel that wakes readers once per writing transaction.
+    pub fn channel(&self) -> String {
+        format!("ores_bus_{}", self.0)
+    }
+}
+
+impl std::fmt::Display for BusSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One migration: its version, name and SQL (with `{s}` standing for the schema and `{ch}`
+/// for the NOTIFY channel).
+struct Migration {
+    version: i32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "event log",
+        sql: r#"
+CREATE SEQUENCE {s}.events_position;
+CREATE TABLE {s}.events (
+    id          uuid        NOT NULL,
+    xid         xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    position    bigint      NOT NULL DEFAULT nextval('{s}.events_position'),
+    topic       text        NOT NULL,
+    key         text,
+    tenant      text,
+    payload     jsonb       NOT NULL,
+    headers     jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    created_at  timestamptz NOT NULL DEFAULT now()
+) PARTITION BY RANGE (created_at);
+CREATE TABLE {s}.events_default PARTITION OF {s}.events DEFAULT;
+CREATE INDEX events_order ON {s}.events (xid, position);
+CREATE INDEX events_created ON {s}.events (created_at);
+"#,
+    },
+    Migration {
+        version: 2,
+        name: "consumer groups, dead letters, leases",
+        sql: r#"
+CREATE TABLE {s}.consumer_groups (
+    name        text        PRIMARY KEY,
+    xid         xid8        NOT NULL DEFAULT '0'::xid8,
+    position    bigint      NOT NULL DEFAULT 0,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE {s}.dead_letters (
+    group_name  text        NOT NULL,
+    event_id    uuid        NOT NULL,
+    xid         xid8        NOT NULL,
+    position    bigint      NOT NULL,
+    topic       text        NOT NULL,
+    payload     jsonb       NOT NULL,
+    reason      text        NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE {s}.leases (
+    name        text        PRIMARY KEY,
+    holder      text        NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+"#,
+    },
+];
+
+/// Creates the schema and applies the migrations not applied yet, each in its own
+/// transaction, under an advisory lock on the schema (several processes may start at once).
+///
+/// # Errors
+/// [`EventError::Database`] when a statement fails.
+pub async fn migrate(pool: &PgPool, schema: &BusSchema) -> Result<(), EventError> {
+    let s = schema.as_str();
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(format!("ores_bus:{s}"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {s};
+         CREATE TABLE IF NOT EXISTS {s}.bus_migrations (
+             version int PRIMARY KEY,
+             name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         );"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let applied: Vec<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT version FROM {s}.bus_migrations"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let sql = m.sql.replace("{s}", s).replace("{ch}", &schema.channel());
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                EventError::Database(format!("migration {} ({}) failed: {e}", m.version, m.name))
+            })?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {s}.bus_migrations (version, name) VALUES ($1, $2)"
+        )))
+        .bind(m.version)
+        .bind(m.name)
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(target: "ores_actors::eventing", schema = s, version = m.version, name = m.name, "event log migration applied");
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The log writer: a supervised actor whose task takes publishes from a queue and writes them
+//! in batches, one transaction (and one NOTIFY) per batch: group commit.
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::bus::BusShared;
+use super::error::EventError;
+use super::record::{NewEvent, insert};
+
+/// One publish waiting for the log: its events and where to acknowledge them.
+#[derive(Debug)]
+pub(crate) struct WriteRequest {
+    pub(crate) events: Vec<NewEvent>,
+    pub(crate) ack: oneshot::Sender<Result<(), EventError>>,
+}
+
+/// How many publishes may wait for the writer.
+const QUEUE: usize = 16_384;
+
+/// The writer actor (its work is done by its task; the actor is what fails and restarts).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EventWriter;
+
+/// The writer's messages.
+#[derive(Debug)]
+pub(crate) enum WriterMsg {
+    /// The task could not write: the log is unreachable.
+    Failed(EventError),
+}
+
+/// The writer's state: its task.
+#[derive(Debug)]
+pub(crate) struct WriterState {
+    task: JoinHandle<()>,
+}
+
+impl Drop for WriterState {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Actor for EventWriter {
+    type Msg = WriterMsg;
+    type State = WriterState;
+    type Arguments = Arc<BusShared>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<WriterMsg>,
+        shared: Arc<BusShared>,
+    ) -> Result<WriterState, ActorProcessingErr> {
+        super::schema::migrate(&shared.pool, &shared.config.schema).await?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        shared.set_writer(Some(tx));
+        let task = tokio::spawn(write_loop(Arc::clone(&shared), rx, myself));
+        Ok(WriterState { task })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<WriterMsg>,
+        msg: WriterMsg,
+        _state: &mut WriterState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            WriterMsg::Failed(e) => Err(Box::new(e)),
+        }
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<WriterMsg>,
+        _state: &mut WriterState,
+    ) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+}
+
+async fn write_loop(
+    shared: Arc<BusShared>,
+    mut rx: mpsc::Receiver<WriteRequest>,
+    myself: ActorRef<WriterMsg>,
+) {
+    let batch_max = shared.config.batch_max;
+    let mut batch: Vec<WriteRequest> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut count = first.events.len();
+        batch.push(first);
+        // Whatever queued up while the last batch was written goes in this one.
+        while count < batch_max {
+            match rx.try_recv() {
+                Ok(next) => {
+                    count += next.events.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let events: Vec<&NewEvent> = batch.iter().flat_map(|r| r.events.iter()).collect();
+        let written = write(&shared, &events).await;
+        drop(events);
+        match written {
+            Ok(()) => {
+                for request in batch.drain(..) {
+                    let _ = request.ack.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(target: "ores_actors::eventing", error = %e, events = count, "event log write failed");
+                for request in batch.drain(..) {
+                    let _ = request.ack.send(Err(e.clone()));
+                }
+                // Publishers retry on the next writer; this one fails and is restarted.
+                shared.set_writer(None);
+                let _ = myself.cast(WriterMsg::Failed(e));
+                return;
+            }
+        }
+    }
+}
+
+async fn write(shared: &BusShared, events: &[&NewEvent]) -> Result<(), EventError> {
+    let mut tx = shared.pool.begin().await?;
+    insert(&mut *tx, &shared.config.schema, events).await?;
+    tx.commit().await?;
+    Ok(())
+}
