@@ -81,17 +81,24 @@ impl Actor for EventWriter {
     }
 }
 
+/// Transactions the writer keeps in flight at once: a batch is being committed (waiting for the
+/// WAL flush) while the next fills and is written.
+const PIPELINE: usize = 4;
+
 async fn write_loop(
     shared: Arc<BusShared>,
     mut rx: mpsc::Receiver<WriteRequest>,
     myself: ActorRef<WriterMsg>,
 ) {
     let batch_max = shared.config.batch_max;
-    let mut batch: Vec<WriteRequest> = Vec::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(PIPELINE));
     while let Some(first) = rx.recv().await {
+        // A slot first: while all are taken, publishes keep queueing and join this batch.
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
         let mut count = first.events.len();
-        batch.push(first);
-        // Whatever queued up while the last batch was written goes in this one.
+        let mut batch = vec![first];
         while count < batch_max {
             match rx.try_recv() {
                 Ok(next) => {
@@ -101,26 +108,32 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let events: Vec<&NewEvent> = batch.iter().flat_map(|r| r.events.iter()).collect();
-        let written = write(&shared, &events).await;
-        drop(events);
-        match written {
-            Ok(()) => {
-                for request in batch.drain(..) {
-                    let _ = request.ack.send(Ok(()));
+        let shared = Arc::clone(&shared);
+        let myself = myself.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let events: Vec<&NewEvent> = batch.iter().flat_map(|r| r.events.iter()).collect();
+            let written = write(&shared, &events).await;
+            drop(events);
+            match written {
+                Ok(()) => {
+                    // In-process readers need not wait for the NOTIFY's round trip.
+                    shared.wake.send_modify(|n| *n = n.wrapping_add(1));
+                    for request in batch {
+                        let _ = request.ack.send(Ok(()));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(target: "ores_actors::eventing", error = %e, events = count, "event log write failed");
+                    for request in batch {
+                        let _ = request.ack.send(Err(e.clone()));
+                    }
+                    // Publishers retry on the next writer; this one fails and is restarted.
+                    shared.set_writer(None);
+                    let _ = myself.cast(WriterMsg::Failed(e));
                 }
             }
-            Err(e) => {
-                tracing::warn!(target: "ores_actors::eventing", error = %e, events = count, "event log write failed");
-                for request in batch.drain(..) {
-                    let _ = request.ack.send(Err(e.clone()));
-                }
-                // Publishers retry on the next writer; this one fails and is restarted.
-                shared.set_writer(None);
-                let _ = myself.cast(WriterMsg::Failed(e));
-                return;
-            }
-        }
+        });
     }
 }
 
