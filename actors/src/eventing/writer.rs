@@ -81,9 +81,15 @@ impl Actor for EventWriter {
     }
 }
 
-/// Transactions the writer keeps in flight at once: a batch is being committed (waiting for the
-/// WAL flush) while the next fills and is written.
+/// Transactions the writer keeps in flight at once, at most: a batch is being committed
+/// (waiting for the WAL flush) while the next fills and is written. Fewer on a small pool, so
+/// that the listener and the readers always find a connection.
 const PIPELINE: usize = 4;
+
+fn pipeline(pool: &sqlx::PgPool) -> usize {
+    let max = usize::try_from(pool.options().get_max_connections()).unwrap_or(1);
+    max.saturating_sub(2).clamp(1, PIPELINE)
+}
 
 async fn write_loop(
     shared: Arc<BusShared>,
@@ -91,7 +97,7 @@ async fn write_loop(
     myself: ActorRef<WriterMsg>,
 ) {
     let batch_max = shared.config.batch_max;
-    let slots = Arc::new(tokio::sync::Semaphore::new(PIPELINE));
+    let slots = Arc::new(tokio::sync::Semaphore::new(pipeline(&shared.pool)));
     while let Some(first) = rx.recv().await {
         // A slot first: while all are taken, publishes keep queueing and join this batch.
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
