@@ -60,11 +60,24 @@ async fn published_events_arrive_in_order(kit: TestKit) -> anyhow::Result<()> {
         ids.push(bus.publish(&tick(n)).await?);
     }
     ids.extend(bus.publish_all(&[tick(20), tick(21)]).await?);
+    ids.push(
+        bus.publish_with_headers(&tick(22), &[("Nats-Correlation-Id", "corr-22")])
+            .await?,
+    );
     for (n, id) in ids.iter().enumerate() {
         let got = next(&mut sub).await;
         assert_eq!(got.event.n, n as u32);
         assert_eq!(&got.meta.id, id);
         assert_eq!(got.meta.topic, "ores.test.tick");
+        if n == 22 {
+            assert_eq!(
+                got.meta
+                    .header_map()
+                    .get("Nats-Correlation-Id")
+                    .map(String::as_str),
+                Some("corr-22")
+            );
+        }
     }
     Ok(())
 }

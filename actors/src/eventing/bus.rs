@@ -167,6 +167,23 @@ impl EventBus {
         Ok(id)
     }
 
+    /// As [`publish`](Self::publish), with `headers` stored with the event (e.g. the correlation
+    /// id and `traceparent` of the request that caused it); subscribers read them with
+    /// [`StoredEvent::header_map`].
+    ///
+    /// # Errors
+    /// As [`publish`](Self::publish).
+    pub async fn publish_with_headers<E: Event>(
+        &self,
+        event: &E,
+        headers: &[(&str, &str)],
+    ) -> Result<String, EventError> {
+        let new = NewEvent::encode(event, self.shared.config.max_payload)?.with_headers(headers);
+        let id = new.id.clone();
+        self.write(vec![new]).await?;
+        Ok(id)
+    }
+
     /// Publishes `events` in one transaction: all or none; returns their ids in order.
     ///
     /// # Errors

@@ -43,6 +43,12 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
+    /// The headers, as name → value (empty when there are none or they are not an object of
+    /// strings).
+    pub fn header_map(&self) -> std::collections::BTreeMap<String, String> {
+        serde_json::from_str(&self.headers).unwrap_or_default()
+    }
+
     /// The payload decoded as `T`.
     ///
     /// # Errors
@@ -90,6 +96,8 @@ pub(crate) struct NewEvent {
     pub(crate) key: Option<String>,
     pub(crate) tenant: Option<String>,
     pub(crate) payload: String,
+    /// A JSON object of string values.
+    pub(crate) headers: String,
 }
 
 impl NewEvent {
@@ -114,7 +122,15 @@ impl NewEvent {
             tenant: event.tenant().map(|t| t.into_owned()),
             topic,
             payload,
+            headers: "{}".to_string(),
         })
+    }
+
+    /// The same event with `headers` (e.g. a correlation id, a `traceparent`).
+    pub(crate) fn with_headers(mut self, headers: &[(&str, &str)]) -> Self {
+        let map: std::collections::BTreeMap<&str, &str> = headers.iter().copied().collect();
+        self.headers = serde_json::to_string(&map).unwrap_or_else(|_| "{}".to_string());
+        self
     }
 }
 
@@ -143,14 +159,16 @@ where
     let keys: Vec<Option<&str>> = events.iter().map(|e| e.key.as_deref()).collect();
     let tenants: Vec<Option<&str>> = events.iter().map(|e| e.tenant.as_deref()).collect();
     let payloads: Vec<&str> = events.iter().map(|e| e.payload.as_str()).collect();
+    let headers: Vec<&str> = events.iter().map(|e| e.headers.as_str()).collect();
     let sql = format!(
         "WITH written AS (
-             INSERT INTO {events} (id, topic, key, tenant, payload)
-             SELECT i::uuid, t, k, te, p::jsonb
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(i, t, k, te, p)
+             INSERT INTO {events} (id, topic, key, tenant, payload, headers)
+             SELECT i::uuid, t, k, te, p::jsonb, h::jsonb
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 AS x(i, t, k, te, p, h)
              RETURNING 1
          )
-         SELECT pg_notify($6, ''), (SELECT count(*) FROM written)",
+         SELECT pg_notify($7, ''), (SELECT count(*) FROM written)",
         events = schema.table("events"),
     );
     sqlx::query(AssertSqlSafe(sql))
@@ -159,6 +177,7 @@ where
         .bind(keys)
         .bind(tenants)
         .bind(payloads)
+        .bind(headers)
         .bind(schema.channel())
         .execute(executor)
         .await?;
