@@ -10,7 +10,12 @@
 //! the same transaction as the change: durable, and gone with it on rollback — ORE's per-row
 //! `pg_notify` without the loss.
 //!
-//! `TRUNCATE` is not recorded (PostgreSQL gives its triggers no transition tables).
+//! Details: keys and tenants are compared as text (`key::text`); `entity_ids` are sorted as
+//! text (`10` before `2`) and have no `NULL` key; tenants' events are written in tenant order
+//! (no tenant first). The timestamp is the transaction's start (`now()`, like ORE's
+//! triggers), in UTC. Event ids are UUIDv7 built in SQL from `gen_random_uuid()` with the
+//! millisecond clock over its first 48 bits. `TRUNCATE` is not recorded (PostgreSQL gives
+//! its triggers no transition tables).
 
 use sqlx::{AssertSqlSafe, PgConnection};
 
