@@ -7,7 +7,12 @@
 //! - [`EventBus`] publishes (acknowledged once committed; or inside the caller's transaction,
 //!   the outbox) and subscribes streams, actors and closures by topic pattern and tenant;
 //! - [`EventBus::child_spec`] runs the supervised writer (group commit), NOTIFY listener and
-//!   log reader.
+//!   log reader;
+//! - [`EventBus::attach_entity_trigger`] makes a table record an [`EntityChangeEvent`] per
+//!   statement and tenant in the log, in the changing transaction (ORE's per-table triggers,
+//!   made durable);
+//! - [`OreChannelAdapter`] publishes what ORE's own triggers NOTIFY, for databases that still
+//!   have them.
 //!
 //! Guide: `docs/eventing.md`.
 
@@ -16,15 +21,18 @@ mod config;
 mod error;
 mod event;
 mod listener;
+mod ore_adapter;
 mod reader;
 mod record;
 pub mod schema;
 mod subscription;
+mod trigger;
 mod writer;
 
 pub use bus::EventBus;
 pub use config::EventBusConfig;
 pub use error::EventError;
 pub use event::{EntityChangeEvent, Event};
+pub use ore_adapter::{AdapterMsg, OreChannelAdapter};
 pub use record::{Offset, StoredEvent};
 pub use subscription::{Delivered, Subscription};

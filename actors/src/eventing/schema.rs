@@ -118,6 +118,77 @@ CREATE TABLE {s}.leases (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        name: "entity change trigger function",
+        sql: r#"
+-- Attach with `EventBus::attach_entity_trigger` (one AFTER ... FOR EACH STATEMENT trigger per
+-- event: PostgreSQL refuses transition tables on a trigger with several events). Arguments:
+-- the entity (`ores.refdata.currency`), the key column, optionally the tenant column. Writes
+-- one `EntityChangeEvent` per statement and tenant, then wakes readers (one NOTIFY per
+-- transaction: PostgreSQL folds identical ones). Ids are UUIDv7 (a random v4 with the
+-- millisecond clock written over its first 48 bits and the version set to 7).
+CREATE OR REPLACE FUNCTION {s}.record_entity_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    entity     text;
+    key_col    text;
+    tenant_col text;
+    changed    text;
+    ts         text;
+    written    bigint;
+BEGIN
+    IF TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER' OR TG_NARGS < 2 THEN
+        RAISE EXCEPTION '{s}.record_entity_change() runs AFTER ... FOR EACH STATEMENT with the arguments (entity, key column[, tenant column]); trigger % on %.% is not',
+            TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME;
+    END IF;
+    entity := TG_ARGV[0];
+    key_col := TG_ARGV[1];
+    tenant_col := CASE WHEN TG_NARGS > 2 THEN nullif(TG_ARGV[2], '') END;
+    changed := CASE TG_OP
+        WHEN 'INSERT' THEN format('SELECT %I::text AS k, %s AS t FROM new_rows', key_col,
+            coalesce(quote_ident(tenant_col) || '::text', 'NULL::text'))
+        WHEN 'DELETE' THEN format('SELECT %I::text AS k, %s AS t FROM old_rows', key_col,
+            coalesce(quote_ident(tenant_col) || '::text', 'NULL::text'))
+        WHEN 'UPDATE' THEN format('SELECT %I::text AS k, %s AS t FROM new_rows UNION ALL SELECT %I::text, %s FROM old_rows',
+            key_col, coalesce(quote_ident(tenant_col) || '::text', 'NULL::text'),
+            key_col, coalesce(quote_ident(tenant_col) || '::text', 'NULL::text'))
+    END;
+    IF changed IS NULL THEN
+        RAISE EXCEPTION '{s}.record_entity_change() does not handle % (trigger % on %.%)',
+            TG_OP, TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME;
+    END IF;
+    ts := to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+    EXECUTE format($q$
+        WITH changed AS (%s),
+        per_tenant AS (
+            SELECT t, array_agg(DISTINCT k ORDER BY k) AS ids
+            FROM changed WHERE k IS NOT NULL GROUP BY t
+        ),
+        written AS (
+            INSERT INTO {s}.events (id, topic, key, tenant, payload)
+            SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                       PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::int8) FROM 3)
+                       FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid,
+                   $1 || '_changed', $1, t,
+                   jsonb_build_object('entity', $1, 'timestamp', $2, 'entity_ids', to_jsonb(ids), 'tenant_id', t)
+            FROM per_tenant
+            ORDER BY t NULLS FIRST
+            RETURNING 1
+        )
+        SELECT count(*) FROM written$q$, changed)
+    INTO written
+    USING entity, ts;
+    IF written > 0 THEN
+        PERFORM pg_notify('{ch}', '');
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+"#,
+    },
 ];
 
 /// Creates the schema and applies the migrations not applied yet, each in its own
