@@ -7,7 +7,8 @@
 //! - [`EventBus`] publishes (acknowledged once committed; or inside the caller's transaction,
 //!   the outbox) and subscribes streams, actors and closures by topic pattern and tenant;
 //! - [`EventBus::child_spec`] runs the supervised writer (group commit), NOTIFY listener and
-//!   log reader.
+//!   log reader, and retention maintenance ([`maintain`]: day partitions, old days dropped
+//!   whole).
 //!
 //! Guide: `docs/eventing.md`.
 
@@ -18,6 +19,7 @@ mod event;
 mod listener;
 mod reader;
 mod record;
+mod retention;
 pub mod schema;
 mod subscription;
 mod writer;
@@ -27,4 +29,5 @@ pub use config::EventBusConfig;
 pub use error::EventError;
 pub use event::{EntityChangeEvent, Event};
 pub use record::{Offset, StoredEvent};
+pub use retention::{MaintenanceReport, maintain};
 pub use subscription::{Delivered, Subscription};
