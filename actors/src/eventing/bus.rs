@@ -125,8 +125,8 @@ impl EventBus {
     /// The bus's actors as one supervised subtree (id `eventing`, rest-for-one): the writer
     /// (which applies the log's migrations first), the NOTIFY listener, the in-process
     /// reader, and retention maintenance (`event-maintenance`: day partitions made ahead, old
-    /// days dropped; see [`maintain`](super::maintain)). A failure (the database link cut) restarts the failed actor and those after it,
-    /// with the tree's backoff.
+    /// days dropped; see [`maintain`](super::maintain)). A failure (the database link cut)
+    /// restarts the failed actor and those after it, with the tree's backoff.
     pub fn child_spec(&self) -> ChildSpec<SupervisorMsg> {
         let shared = Arc::clone(&self.shared);
         let writer = {
