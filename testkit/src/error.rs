@@ -85,6 +85,9 @@ pub enum KitError {
         /// What went wrong.
         message: String,
     },
+    /// The event bus of `TestKit::event_bus` was refused.
+    #[error("test event bus: {0}")]
+    EventBus(String),
     /// The test's supervision tree could not be started or stopped.
     #[error("test supervision tree: {0}")]
     Tree(#[from] ores_runtime::supervisor::SupervisorError),

@@ -31,6 +31,7 @@ pub struct TestKit {
     events: EventSender,
     slot: Arc<Slot>,
     nats: tokio::sync::OnceCell<ores_actors::nats::Nats>,
+    event_bus: tokio::sync::OnceCell<ores_actors::eventing::EventBus>,
 }
 
 impl TestKit {
@@ -83,6 +84,7 @@ impl TestKit {
             events,
             slot: Arc::new(slot),
             nats: tokio::sync::OnceCell::new(),
+            event_bus: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -178,6 +180,30 @@ impl TestKit {
             });
         }
         Ok(nats)
+    }
+
+    /// Start an event bus in the test's tree, on the test's pool with its log in the test's
+    /// schema (default configuration), and return it once its actors have started (the log's
+    /// tables made, the listener listening, the reader at the head of the log). Started once:
+    /// later calls return the same bus.
+    ///
+    /// # Errors
+    /// [`KitError::EventBus`] when the configuration is refused; [`KitError::Tree`] when the
+    /// bus's actors cannot be started.
+    pub async fn event_bus(&self) -> Result<ores_actors::eventing::EventBus, KitError> {
+        self.event_bus
+            .get_or_try_init(|| self.start_event_bus())
+            .await
+            .cloned()
+    }
+
+    async fn start_event_bus(&self) -> Result<ores_actors::eventing::EventBus, KitError> {
+        use ores_actors::eventing::{EventBus, EventBusConfig};
+        let bus = EventBusConfig::new(self.schema.as_str())
+            .and_then(|config| EventBus::new(self.pool.clone(), config))
+            .map_err(|e| KitError::EventBus(e.to_string()))?;
+        self.tree.start_child(bus.child_spec()).await?;
+        Ok(bus)
     }
 
     /// The test's own discovery prefix for the NATS service protocol, used instead of `$SRV` by

@@ -124,8 +124,9 @@ impl EventBus {
 
     /// The bus's actors as one supervised subtree (id `eventing`, rest-for-one): the writer
     /// (which applies the log's migrations first), the NOTIFY listener, the in-process
-    /// reader. A failure (the database link cut) restarts the failed actor and those after it,
-    /// with the tree's backoff.
+    /// reader, and retention maintenance (`event-maintenance`: day partitions made ahead, old
+    /// days dropped; see [`maintain`](super::maintain)). A failure (the database link cut)
+    /// restarts the failed actor and those after it, with the tree's backoff.
     pub fn child_spec(&self) -> ChildSpec<SupervisorMsg> {
         let shared = Arc::clone(&self.shared);
         let writer = {
@@ -142,15 +143,23 @@ impl EventBus {
                 async move { ctx.spawn(NotifyListener, shared).await }
             })
         };
-        let reader = ChildSpec::new("event-reader", move |ctx: ChildContext| {
+        let reader = {
             let shared = Arc::clone(&shared);
-            async move { ctx.spawn(EventReader, shared).await }
+            ChildSpec::new("event-reader", move |ctx: ChildContext| {
+                let shared = Arc::clone(&shared);
+                async move { ctx.spawn(EventReader, shared).await }
+            })
+        };
+        let maintenance = ChildSpec::new("event-maintenance", move |ctx: ChildContext| {
+            let shared = Arc::clone(&shared);
+            async move { ctx.spawn(super::retention::Maintenance, shared).await }
         });
         Supervisor::builder("eventing")
             .strategy(Strategy::RestForOne)
             .child(writer)
             .child(listener)
             .child(reader)
+            .child(maintenance)
             .into_child_spec()
     }
 

@@ -25,6 +25,11 @@ pub struct EventBusConfig {
     /// How long events are kept: whole day partitions older than this are dropped (default
     /// 7 days, ORE's stream age).
     pub retention: Duration,
+    /// How many day partitions of the log are made ahead of today (default 3: retention
+    /// maintenance may miss that many days before events land in the DEFAULT partition).
+    pub partitions_ahead: u32,
+    /// How often retention maintenance runs after its run at start (default hourly).
+    pub maintenance_interval: Duration,
 }
 
 impl EventBusConfig {
@@ -41,6 +46,8 @@ impl EventBusConfig {
             poll_interval: Duration::from_millis(500),
             read_batch: 1_000,
             retention: Duration::from_secs(7 * 24 * 3600),
+            partitions_ahead: 3,
+            maintenance_interval: Duration::from_secs(3600),
         })
     }
 
@@ -72,6 +79,20 @@ impl EventBusConfig {
         self
     }
 
+    /// Sets how many day partitions are made ahead of today.
+    #[must_use]
+    pub fn partitions_ahead(mut self, days: u32) -> Self {
+        self.partitions_ahead = days;
+        self
+    }
+
+    /// Sets how often retention maintenance runs.
+    #[must_use]
+    pub fn maintenance_interval(mut self, interval: Duration) -> Self {
+        self.maintenance_interval = interval;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), EventError> {
         let zero = |what: &str| EventError::Config(format!("`{what}` must be greater than zero"));
         if self.max_payload == 0 {
@@ -88,6 +109,12 @@ impl EventBusConfig {
         }
         if self.publish_timeout.is_zero() {
             return Err(zero("publish_timeout"));
+        }
+        if self.maintenance_interval.is_zero() {
+            return Err(zero("maintenance_interval"));
+        }
+        if self.retention.is_zero() {
+            return Err(zero("retention"));
         }
         Ok(())
     }

@@ -7,7 +7,8 @@
 //! - [`EventBus`] publishes (acknowledged once committed; or inside the caller's transaction,
 //!   the outbox) and subscribes streams, actors and closures by topic pattern and tenant;
 //! - [`EventBus::child_spec`] runs the supervised writer (group commit), NOTIFY listener and
-//!   log reader;
+//!   log reader, and retention maintenance ([`maintain`]: day partitions, old days dropped
+//!   whole);
 //! - [`EventBus::attach_entity_trigger`] makes a table record an [`EntityChangeEvent`] per
 //!   statement and tenant in the log, in the changing transaction (ORE's per-table triggers,
 //!   made durable);
@@ -24,6 +25,7 @@ mod listener;
 mod ore_adapter;
 mod reader;
 mod record;
+mod retention;
 pub mod schema;
 mod subscription;
 mod trigger;
@@ -35,4 +37,5 @@ pub use error::EventError;
 pub use event::{EntityChangeEvent, Event};
 pub use ore_adapter::{AdapterMsg, OreChannelAdapter};
 pub use record::{Offset, StoredEvent};
+pub use retention::{MaintenanceReport, maintain};
 pub use subscription::{Delivered, Subscription};
