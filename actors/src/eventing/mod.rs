@@ -7,7 +7,10 @@
 //! - [`EventBus`] publishes (acknowledged once committed; or inside the caller's transaction,
 //!   the outbox) and subscribes streams, actors and closures by topic pattern and tenant;
 //! - [`EventBus::child_spec`] runs the supervised writer (group commit), NOTIFY listener and
-//!   log reader.
+//!   log reader;
+//! - [`EventBus::group`] builds a durable subscription (a consumer group): its offset is
+//!   stored, it resumes after a restart, delivery is at least once, and
+//!   [`EventBus::replay_group`] moves it back (or forward).
 //!
 //! Guide: `docs/eventing.md`.
 
@@ -15,6 +18,7 @@ mod bus;
 mod config;
 mod error;
 mod event;
+mod group;
 mod listener;
 mod reader;
 mod record;
@@ -26,5 +30,6 @@ pub use bus::EventBus;
 pub use config::EventBusConfig;
 pub use error::EventError;
 pub use event::{EntityChangeEvent, Event};
+pub use group::{Ack, GroupBuilder, GroupConsumer, GroupDelivery, GroupMsg, GroupState, Start};
 pub use record::{Offset, StoredEvent};
 pub use subscription::{Delivered, Subscription};
