@@ -17,6 +17,7 @@ use crate::nats::SubjectPattern;
 use super::config::EventBusConfig;
 use super::error::EventError;
 use super::event::Event;
+use super::group::{GroupBuilder, Start};
 use super::listener::NotifyListener;
 use super::reader::EventReader;
 use super::record::{NewEvent, Offset, StoredEvent, insert};
@@ -337,6 +338,46 @@ impl EventBus {
             rx: None,
             _t: PhantomData,
         })
+    }
+
+    /// A durable subscription: consumer group `name` gets the events on topics matching
+    /// `pattern`, decoded as `T`, in log order, from its stored offset in
+    /// `{schema}.consumer_groups` (so it resumes after a crash or a restart). Delivery is at
+    /// least once; the event id ([`Delivered::meta`]`.id`) makes effects exactly once. Finish
+    /// with [`GroupBuilder::handler`](super::GroupBuilder::handler) or
+    /// [`GroupBuilder::deliver_to`](super::GroupBuilder::deliver_to), which give the supervised
+    /// consumer's child spec. Run one consumer per group.
+    ///
+    /// # Errors
+    /// [`EventError::Topic`] for an invalid pattern; [`EventError::Config`] for an empty name
+    /// (or one over 200 characters, or with control characters).
+    pub fn group<T>(&self, name: &str, pattern: &str) -> Result<GroupBuilder<T>, EventError>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        GroupBuilder::new(Arc::clone(&self.shared), name, pattern)
+    }
+
+    /// Moves consumer group `name` to `start` (creating it if need be): its consumer delivers
+    /// the events after that offset next. A running consumer in this process sees it at once,
+    /// one elsewhere at its next batch or poll; a batch in progress is left (its offset is
+    /// not stored over the replay). [`Start::Now`] skips everything written so far, and an
+    /// [`Start::Offset`] past a failing event skips that event. Returns the offset set.
+    ///
+    /// # Errors
+    /// [`EventError::Database`] when the log is unreachable; [`EventError::Config`] for a
+    /// bad name.
+    pub async fn replay_group(&self, name: &str, start: Start) -> Result<Offset, EventError> {
+        super::group::replay(&self.shared, name, start).await
+    }
+
+    /// Consumer group `name`'s stored offset (`None` before it first started): everything up
+    /// to it is done.
+    ///
+    /// # Errors
+    /// [`EventError::Database`] when the log is unreachable.
+    pub async fn group_offset(&self, name: &str) -> Result<Option<Offset>, EventError> {
+        super::group::stored_offset(&self.shared, name).await
     }
 
     fn add<T>(

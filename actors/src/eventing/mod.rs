@@ -14,6 +14,9 @@
 //!   made durable);
 //! - [`OreChannelAdapter`] publishes what ORE's own triggers NOTIFY, for databases that still
 //!   have them.
+//! - [`EventBus::group`] builds a durable subscription (a consumer group): its offset is
+//!   stored, it resumes after a restart, delivery is at least once, and
+//!   [`EventBus::replay_group`] moves it back (or forward).
 //!
 //! Guide: `docs/eventing.md`.
 
@@ -21,6 +24,7 @@ mod bus;
 mod config;
 mod error;
 mod event;
+mod group;
 mod listener;
 mod ore_adapter;
 mod reader;
@@ -35,6 +39,7 @@ pub use bus::EventBus;
 pub use config::EventBusConfig;
 pub use error::EventError;
 pub use event::{EntityChangeEvent, Event};
+pub use group::{Ack, GroupBuilder, GroupConsumer, GroupDelivery, GroupMsg, GroupState, Start};
 pub use ore_adapter::{AdapterMsg, OreChannelAdapter};
 pub use record::{Offset, StoredEvent};
 pub use retention::{MaintenanceReport, maintain};
