@@ -13,7 +13,7 @@
 //!   statement and tenant in the log, in the changing transaction (ORE's per-table triggers,
 //!   made durable);
 //! - [`OreChannelAdapter`] publishes what ORE's own triggers NOTIFY, for databases that still
-//!   have them.
+//!   have them;
 //! - [`EventBus::group`] builds a durable subscription (a consumer group): its offset is
 //!   stored, it resumes after a restart, delivery is at least once, and
 //!   [`EventBus::replay_group`] moves it back (or forward).
