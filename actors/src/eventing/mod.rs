@@ -7,10 +7,13 @@
 //! - [`EventBus`] publishes (acknowledged once committed; or inside the caller's transaction,
 //!   the outbox) and subscribes streams, actors and closures by topic pattern and tenant;
 //! - [`EventBus::child_spec`] runs the supervised writer (group commit), NOTIFY listener and
-//!   log reader.
+//!   log reader;
+//! - [`EventBus::relay`] and [`EventBus::bridge_in`]: the NATS bridge (one relay per name
+//!   across replicas, by a lease; remote events in to local subscribers).
 //!
 //! Guide: `docs/eventing.md`.
 
+mod bridge;
 mod bus;
 mod config;
 mod error;
@@ -22,6 +25,10 @@ pub mod schema;
 mod subscription;
 mod writer;
 
+pub use bridge::{
+    BridgeArgs, BridgeIn, BridgeInMsg, BridgeInState, DEFAULT_LEASE_TTL, EVENT_KEY, EVENT_ORIGIN,
+    JSON, MSG_ID, Relay, RelayArgs, RelayBuilder, RelayMsg, RelayState,
+};
 pub use bus::EventBus;
 pub use config::EventBusConfig;
 pub use error::EventError;
