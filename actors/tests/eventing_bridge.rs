@@ -318,3 +318,28 @@ async fn remote_events_reach_local_subscribers(kit: TestKit) -> anyhow::Result<(
     assert_eq!(got.meta.tenant.as_deref(), Some("t1"));
     Ok(())
 }
+
+#[ores_testkit::test(timeout = 60)]
+async fn events_relayed_from_this_log_are_not_bridged_back(kit: TestKit) -> anyhow::Result<()> {
+    let nats = kit.nats().await?;
+    let bus = bus(&kit).await;
+    let mut wire = nats.subscribe_raw("ores.test.>", None).await?;
+    kit.spawn(bus.bridge_in(&nats, "ores.test.>")?).await?;
+    kit.spawn(
+        bus.relay("ticks", "ores.test.>", &nats)?
+            .lease_ttl(TTL)
+            .core(),
+    )
+    .await?;
+    let mut local = bus.subscribe::<Tick>("ores.test.*")?;
+    let id = bus.publish(&Tick { n: 7 }).await?;
+    let got = tokio::time::timeout(WAIT, local.recv()).await?.unwrap();
+    assert_eq!(got.meta.id, id);
+    // It went out on NATS, and the bridge-in (same log) left it alone.
+    assert_eq!(header(&next(&mut wire).await, MSG_ID), id);
+    assert!(
+        tokio::time::timeout(QUIET, local.recv()).await.is_err(),
+        "the relayed event came back in through the bridge"
+    );
+    Ok(())
+}

@@ -73,7 +73,7 @@ pub const JSON: &str = "application/json";
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
 
 /// How long a graceful stop waits for the relay to finish the batch in hand.
-const STOP_WAIT: Duration = Duration::from_secs(5);
+const STOP_WAIT: Duration = Duration::from_secs(3);
 
 /// Where a relay publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,10 +164,8 @@ fn pattern(text: &str) -> Result<SubjectPattern, EventError> {
 
 impl RelayBuilder {
     /// The lease's time to live (default [`DEFAULT_LEASE_TTL`]): how long a dead holder
-    /// blocks the others. It is renewed every third of it.
-    ///
-    /// # Panics
-    /// Never; a TTL under 30 ms is raised to 30 ms.
+    /// blocks the others. It is renewed every third of it, and the holder stops publishing a
+    /// tenth of it before it would expire unrenewed. A TTL under 30 ms is raised to 30 ms.
     #[must_use]
     pub fn lease_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl.max(Duration::from_millis(30));
