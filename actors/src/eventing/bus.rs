@@ -108,6 +108,11 @@ impl EventBus {
         })
     }
 
+    /// What the bus's actors share (for the NATS bridge's actors).
+    pub(crate) fn shared(&self) -> &Arc<BusShared> {
+        &self.shared
+    }
+
     /// The configuration.
     pub fn config(&self) -> &EventBusConfig {
         &self.shared.config

@@ -60,6 +60,9 @@ pub enum EventError {
         /// serde's message.
         reason: String,
     },
+    /// Publishing to NATS, or a NATS subscription, failed (the bridge).
+    #[error("NATS: {0}")]
+    Nats(String),
     /// The bus has stopped.
     #[error("the event bus has stopped")]
     Stopped,

@@ -16,10 +16,13 @@
 //!   have them;
 //! - [`EventBus::group`] builds a durable subscription (a consumer group): its offset is
 //!   stored, it resumes after a restart, delivery is at least once, and
-//!   [`EventBus::replay_group`] moves it back (or forward).
+//!   [`EventBus::replay_group`] moves it back (or forward);
+//! - [`EventBus::relay`] and [`EventBus::bridge_in`]: the NATS bridge (one relay per name
+//!   across replicas, by a lease; remote events in to local subscribers).
 //!
 //! Guide: `docs/eventing.md`.
 
+mod bridge;
 mod bus;
 mod config;
 mod error;
@@ -35,6 +38,10 @@ mod subscription;
 mod trigger;
 mod writer;
 
+pub use bridge::{
+    BridgeArgs, BridgeIn, BridgeInMsg, BridgeInState, DEFAULT_LEASE_TTL, EVENT_KEY, EVENT_ORIGIN,
+    JSON, MSG_ID, Relay, RelayArgs, RelayBuilder, RelayMsg, RelayState,
+};
 pub use bus::EventBus;
 pub use config::EventBusConfig;
 pub use error::EventError;
