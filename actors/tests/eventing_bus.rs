@@ -215,3 +215,37 @@ async fn actors_subscribe_and_unsubscribe_by_dropping(kit: TestKit) -> anyhow::R
     probe.expect_no_msg(Duration::from_millis(300)).await?;
     Ok(())
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Note {
+    text: String,
+}
+
+impl Event for Note {
+    fn topic(&self) -> Cow<'_, str> {
+        Cow::Borrowed("ores.test.note")
+    }
+    fn key(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed("tab\there\\and\nnewline"))
+    }
+}
+
+#[ores_testkit::test]
+async fn any_text_survives_the_log(kit: TestKit) -> anyhow::Result<()> {
+    let bus = bus(&kit).await;
+    let mut sub = bus.subscribe::<Note>("ores.test.note")?;
+    let tricky = Note {
+        text: "tab\there, newline\nthere, \\N, back\\slash, \"quotes\", ünïcödé, \u{1F600}, \r"
+            .into(),
+    };
+    bus.publish_with_headers(&tricky, &[("x-weird", "a\tb\\c")])
+        .await?;
+    let got = next(&mut sub).await;
+    assert_eq!(got.event, tricky);
+    assert_eq!(got.meta.key.as_deref(), Some("tab\there\\and\nnewline"));
+    assert_eq!(
+        got.meta.header_map().get("x-weird").map(String::as_str),
+        Some("a\tb\\c")
+    );
+    Ok(())
+}

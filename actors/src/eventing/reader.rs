@@ -10,6 +10,9 @@ use super::bus::BusShared;
 use super::error::EventError;
 use super::record::{fetch, head};
 
+/// How often an idle reader (no subscribers) moves its offset to the head of the log.
+const IDLE_HEAD_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The reader actor (its task reads; the actor fails and restarts when the log is
 /// unreachable, and resumes where it was).
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,6 +73,31 @@ async fn read_loop(shared: Arc<BusShared>, myself: ActorRef<ReaderMsg>) {
     loop {
         // Marked seen before reading: a NOTIFY during the read wakes the next wait.
         wake.borrow_and_update();
+        if shared.registry.len() == 0 {
+            // Nobody to hand events to: move to the head instead of reading them all back (a
+            // subscriber gets events from the moment it subscribes). The head is taken before
+            // looking again, so one who subscribes meanwhile misses nothing.
+            let now = match head(&shared.pool).await {
+                Ok(now) => now,
+                Err(e) => {
+                    let _ = myself.cast(ReaderMsg::Failed(e));
+                    return;
+                }
+            };
+            if shared.registry.len() == 0 {
+                if shared.offset().is_none_or(|o| o < now) {
+                    shared.set_offset(now);
+                }
+                // Not on every commit: a subscriber that comes meanwhile starts at most this
+                // much earlier than the moment it subscribed.
+                let _ = tokio::time::timeout(
+                    IDLE_HEAD_EVERY.min(poll),
+                    shared.registry.added.notified(),
+                )
+                .await;
+                continue;
+            }
+        }
         let Some(after) = shared.offset() else { return };
         match fetch(
             &shared.pool,

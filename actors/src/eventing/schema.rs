@@ -189,6 +189,29 @@ END
 $fn$;
 "#,
     },
+    Migration {
+        version: 4,
+        name: "no created_at index on the hot table",
+        sql: r#"
+-- Every insert paid for it; retention drops whole day partitions and replay-from-time reads
+-- the (xid, position) order, so nothing needs it.
+DROP INDEX IF EXISTS {s}.events_created;
+"#,
+    },
+    Migration {
+        version: 5,
+        name: "payloads as json text, positions cached per session",
+        sql: r#"
+-- `json` is checked and kept as written; `jsonb` is parsed into a binary form on every write
+-- and printed back on every read, which the log never needs. Positions only order events of
+-- one transaction (one session), so each session may take them 1,000 at a time.
+ALTER TABLE {s}.events
+    ALTER COLUMN payload TYPE json USING payload::json,
+    ALTER COLUMN headers TYPE json USING headers::json,
+    ALTER COLUMN headers SET DEFAULT '{}'::json;
+ALTER SEQUENCE {s}.events_position CACHE 1000;
+"#,
+    },
 ];
 
 /// Creates the schema and applies the migrations not applied yet, each in its own

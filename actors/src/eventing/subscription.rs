@@ -24,6 +24,8 @@ struct Entry {
 pub(crate) struct Registry {
     next: AtomicU64,
     entries: Mutex<Vec<Entry>>,
+    /// Signalled when a subscriber is added (an idle reader starts reading at once).
+    pub(crate) added: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Registry {
@@ -48,6 +50,7 @@ impl Registry {
             tenant,
             sink,
         });
+        self.added.notify_one();
         SubscriptionGuard {
             id,
             registry: Arc::downgrade(self),

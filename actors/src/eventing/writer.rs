@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::bus::BusShared;
 use super::error::EventError;
-use super::record::{NewEvent, insert};
+use super::record::{NewEvent, copy_in};
 
 /// One publish waiting for the log: its events and where to acknowledge them.
 #[derive(Debug)]
@@ -145,7 +145,7 @@ async fn write_loop(
 
 async fn write(shared: &BusShared, events: &[&NewEvent]) -> Result<(), EventError> {
     let mut tx = shared.pool.begin().await?;
-    insert(&mut *tx, &shared.config.schema, events).await?;
+    copy_in(&mut tx, &shared.config.schema, events).await?;
     tx.commit().await?;
     Ok(())
 }
