@@ -171,7 +171,10 @@ async fn run() -> anyhow::Result<()> {
 
 /// Acknowledged events per second through the bus, from 256 concurrent publishers.
 async fn throughput_bus(bus: &EventBus, n: usize) -> f64 {
-    let publishers = 256;
+    let publishers: usize = std::env::var("ORES_BENCH_PUBLISHERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let per = n / publishers;
     let t = Instant::now();
     let tasks: Vec<_> = (0..publishers)

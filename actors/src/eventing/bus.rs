@@ -230,6 +230,7 @@ impl EventBus {
     }
 
     async fn write(&self, events: Vec<NewEvent>) -> Result<(), EventError> {
+        let events = Arc::new(events);
         let timeout = self.shared.config.publish_timeout;
         let deadline = Instant::now() + timeout;
         let unavailable = || EventError::Unavailable { waited: timeout };
@@ -239,7 +240,7 @@ impl EventBus {
             if let Some(writer) = self.shared.writer() {
                 let (ack, acked) = oneshot::channel();
                 let request = WriteRequest {
-                    events: events.clone(),
+                    events: Arc::clone(&events),
                     ack,
                 };
                 match tokio::time::timeout_at(deadline, writer.send(request)).await {

@@ -184,61 +184,6 @@ where
     Ok(())
 }
 
-/// Writes `events` with one `COPY` (the fastest way into PostgreSQL, partition routing
-/// included), then wakes readers with one NOTIFY: for the writer's batches, inside its
-/// transaction.
-pub(crate) async fn copy_in(
-    conn: &mut sqlx::PgConnection,
-    schema: &BusSchema,
-    events: &[&NewEvent],
-) -> Result<(), EventError> {
-    let mut data = Vec::with_capacity(events.len() * 256);
-    for e in events {
-        copy_field(&mut data, Some(&e.id));
-        data.push(b'\t');
-        copy_field(&mut data, Some(&e.topic));
-        data.push(b'\t');
-        copy_field(&mut data, e.key.as_deref());
-        data.push(b'\t');
-        copy_field(&mut data, e.tenant.as_deref());
-        data.push(b'\t');
-        copy_field(&mut data, Some(&e.payload));
-        data.push(b'\t');
-        copy_field(&mut data, Some(&e.headers));
-        data.push(b'\n');
-    }
-    let statement = format!(
-        "COPY {} (id, topic, key, tenant, payload, headers) FROM STDIN (FORMAT text)",
-        schema.table("events")
-    );
-    let mut copy = conn.copy_in_raw(&statement).await?;
-    copy.send(data).await?;
-    copy.finish().await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(schema.channel())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// One field of COPY's text format: `\N` for NULL; backslash, tab, newline and carriage return
-/// escaped.
-fn copy_field(out: &mut Vec<u8>, value: Option<&str>) {
-    let Some(value) = value else {
-        out.extend_from_slice(b"\\N");
-        return;
-    };
-    for &b in value.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
-    }
-}
-
 /// Up to `limit` events after `after`, in log order, below the snapshot horizon (every
 /// transaction older than the horizon has ended, so nothing can appear behind what is read).
 pub(crate) async fn fetch(
