@@ -13,7 +13,8 @@
 //!    outbox path, `publish_in_tx` on its own autocommit connection: what another process or a
 //!    trigger does), one at a time; p50 of write start → arrival. Target: ≤ 10 ms.
 //!
-//! Rounds are repeated (5 by default, medians reported). The log lives in a schema of its own,
+//! Rounds are repeated (5 by default, medians reported; the throughput ratio is the median of
+//! the per-round ratios). The log lives in a schema of its own,
 //! `ores_bench_<pid>`, dropped at the end. PostgreSQL at `ORES_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`), with its own durability settings
 //! (`synchronous_commit` as configured: on by default).
@@ -120,6 +121,7 @@ async fn run() -> anyhow::Result<()> {
     let naive_n = 2_000 / scale;
     let mut ours = Vec::new();
     let mut naive = Vec::new();
+    let mut ratios = Vec::new();
     let mut naive16 = Vec::new();
     let mut p50s = Vec::new();
     let mut p99s = Vec::new();
@@ -136,18 +138,20 @@ async fn run() -> anyhow::Result<()> {
         );
         ours.push(a);
         naive.push(b);
+        ratios.push(a / b);
         naive16.push(c);
         p50s.push(p50);
         p99s.push(p99);
         remote.push(r);
     }
     let (a, b, c) = (median(&mut ours), median(&mut naive), median(&mut naive16));
+    // Judged on the per-round ratios (the two measured side by side), as the other benches.
+    let ratio = median(&mut ratios);
     let (p50, p99, r) = (median(&mut p50s), median(&mut p99s), median(&mut remote));
     println!("\nevent bus benchmark (median of {ROUNDS} rounds)");
     println!(
-        "acknowledged publish  bus {a:.0} ev/s vs naive one-INSERT-per-event {b:.0} ev/s: {:.1}x  target >= {TARGET_THROUGHPUT}x: {}",
-        a / b,
-        verdict(a / b >= TARGET_THROUGHPUT)
+        "acknowledged publish  bus {a:.0} ev/s vs naive one-INSERT-per-event {b:.0} ev/s: {ratio:.1}x (median of per-round ratios)  target >= {TARGET_THROUGHPUT}x: {}",
+        verdict(ratio >= TARGET_THROUGHPUT)
     );
     println!(
         "  (not judged) naive from 16 tasks {c:.0} ev/s: bus is {:.1}x",

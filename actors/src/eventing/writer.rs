@@ -83,10 +83,11 @@ impl Actor for EventWriter {
     }
 }
 
-/// Transactions the writer keeps in flight at once, at most: a batch is being committed
-/// (waiting for the WAL flush) while the next fills and is written. Fewer on a small pool, so
+/// Statements the writer keeps in flight at once, at most: a batch is being committed
+/// (waiting for the WAL flush) while the next fills and is written; more only made batches
+/// smaller and the server busier here. Fewer on a small pool, so
 /// that the listener and the readers always find a connection.
-const PIPELINE: usize = 4;
+const PIPELINE: usize = 2;
 
 fn pipeline(pool: &sqlx::PgPool) -> usize {
     let max = usize::try_from(pool.options().get_max_connections()).unwrap_or(1);
