@@ -249,3 +249,33 @@ async fn any_text_survives_the_log(kit: TestKit) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A separate OS process (`psql`) writes an event into the log, as another service or a
+/// script would: the bus's subscriber gets it.
+#[ores_testkit::test]
+async fn an_event_written_by_another_process_arrives(kit: TestKit) -> anyhow::Result<()> {
+    let bus = bus(&kit).await;
+    let mut sub = bus.subscribe::<Tick>("ores.test.tick")?;
+    let schema = kit.schema().as_str();
+    let sql = format!(
+        "INSERT INTO {schema}.events (id, topic, payload) \
+         VALUES (gen_random_uuid(), 'ores.test.tick', '{{\"n\": 41, \"tenant\": null}}'); \
+         SELECT pg_notify('{}', '');",
+        bus.config().schema.channel()
+    );
+    let status = match tokio::process::Command::new("psql")
+        .arg(kit.database_url())
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &sql])
+        .status()
+        .await
+    {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("skipped: `psql` cannot be run here ({e}); install PostgreSQL's client");
+            return Ok(());
+        }
+    };
+    assert!(status.success(), "psql failed: {status}");
+    assert_eq!(next(&mut sub).await.event.n, 41);
+    Ok(())
+}

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use sqlx::postgres::PgListener;
-use tokio::task::JoinHandle;
 
 use super::bus::BusShared;
 use super::error::EventError;
+use super::task_actor::{TaskFailed, TaskState};
 
 const SELF_CHECK: &str = "ores-bus-self-check";
 
@@ -19,35 +19,16 @@ const SELF_CHECK: &str = "ores-bus-self-check";
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct NotifyListener;
 
-/// The listener's messages.
-#[derive(Debug)]
-pub(crate) enum ListenerMsg {
-    /// The listening connection failed.
-    Failed(EventError),
-}
-
-/// The listener's state: its task.
-#[derive(Debug)]
-pub(crate) struct ListenerState {
-    task: JoinHandle<()>,
-}
-
-impl Drop for ListenerState {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl Actor for NotifyListener {
-    type Msg = ListenerMsg;
-    type State = ListenerState;
+    type Msg = TaskFailed;
+    type State = TaskState;
     type Arguments = Arc<BusShared>;
 
     async fn pre_start(
         &self,
-        myself: ActorRef<ListenerMsg>,
+        myself: ActorRef<TaskFailed>,
         shared: Arc<BusShared>,
-    ) -> Result<ListenerState, ActorProcessingErr> {
+    ) -> Result<TaskState, ActorProcessingErr> {
         let channel = shared.config.schema.channel();
         let mut listener = PgListener::connect_with(&shared.pool).await?;
         listener.listen(&channel).await?;
@@ -80,25 +61,23 @@ impl Actor for NotifyListener {
             );
         }
         let task = tokio::spawn(listen_loop(listener, shared, myself));
-        Ok(ListenerState { task })
+        Ok(TaskState(task))
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<ListenerMsg>,
-        msg: ListenerMsg,
-        _state: &mut ListenerState,
+        _myself: ActorRef<TaskFailed>,
+        msg: TaskFailed,
+        _state: &mut TaskState,
     ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            ListenerMsg::Failed(e) => Err(Box::new(e)),
-        }
+        msg.into_failure()
     }
 }
 
 async fn listen_loop(
     mut listener: PgListener,
     shared: Arc<BusShared>,
-    myself: ActorRef<ListenerMsg>,
+    myself: ActorRef<TaskFailed>,
 ) {
     loop {
         // `try_recv` reports a lost connection instead of reconnecting quietly: the actor
@@ -108,13 +87,13 @@ async fn listen_loop(
                 shared.wake.send_modify(|n| *n = n.wrapping_add(1));
             }
             Ok(None) => {
-                let _ = myself.cast(ListenerMsg::Failed(EventError::Database(
+                let _ = myself.cast(TaskFailed(EventError::Database(
                     "the NOTIFY listener's connection was lost".into(),
                 )));
                 return;
             }
             Err(e) => {
-                let _ = myself.cast(ListenerMsg::Failed(e.into()));
+                let _ = myself.cast(TaskFailed(e.into()));
                 return;
             }
         }

@@ -35,6 +35,7 @@ mod record;
 mod retention;
 pub mod schema;
 mod subscription;
+mod task_actor;
 mod trigger;
 mod writer;
 

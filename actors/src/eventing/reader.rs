@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::task::JoinHandle;
 
 use super::bus::BusShared;
-use super::error::EventError;
 use super::record::{fetch, head};
+use super::task_actor::{TaskFailed, TaskState};
 
 /// How often an idle reader (no subscribers) moves its offset to the head of the log.
 const IDLE_HEAD_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
@@ -18,56 +17,35 @@ const IDLE_HEAD_EVERY: std::time::Duration = std::time::Duration::from_millis(50
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct EventReader;
 
-/// The reader's messages.
-#[derive(Debug)]
-pub(crate) enum ReaderMsg {
-    /// The task could not read the log.
-    Failed(EventError),
-}
-
-/// The reader's state: its task.
-#[derive(Debug)]
-pub(crate) struct ReaderState {
-    task: JoinHandle<()>,
-}
-
-impl Drop for ReaderState {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl Actor for EventReader {
-    type Msg = ReaderMsg;
-    type State = ReaderState;
+    type Msg = TaskFailed;
+    type State = TaskState;
     type Arguments = Arc<BusShared>;
 
     async fn pre_start(
         &self,
-        myself: ActorRef<ReaderMsg>,
+        myself: ActorRef<TaskFailed>,
         shared: Arc<BusShared>,
-    ) -> Result<ReaderState, ActorProcessingErr> {
+    ) -> Result<TaskState, ActorProcessingErr> {
         if shared.offset().is_none() {
             // Subscribers get events from now on: start at the head of the log.
             shared.set_offset(head(&shared.pool).await?);
         }
         let task = tokio::spawn(read_loop(shared, myself));
-        Ok(ReaderState { task })
+        Ok(TaskState(task))
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<ReaderMsg>,
-        msg: ReaderMsg,
-        _state: &mut ReaderState,
+        _myself: ActorRef<TaskFailed>,
+        msg: TaskFailed,
+        _state: &mut TaskState,
     ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            ReaderMsg::Failed(e) => Err(Box::new(e)),
-        }
+        msg.into_failure()
     }
 }
 
-async fn read_loop(shared: Arc<BusShared>, myself: ActorRef<ReaderMsg>) {
+async fn read_loop(shared: Arc<BusShared>, myself: ActorRef<TaskFailed>) {
     let mut wake = shared.wake.subscribe();
     let poll = shared.config.poll_interval;
     loop {
@@ -80,7 +58,7 @@ async fn read_loop(shared: Arc<BusShared>, myself: ActorRef<ReaderMsg>) {
             let now = match head(&shared.pool).await {
                 Ok(now) => now,
                 Err(e) => {
-                    let _ = myself.cast(ReaderMsg::Failed(e));
+                    let _ = myself.cast(TaskFailed(e));
                     return;
                 }
             };
@@ -120,7 +98,7 @@ async fn read_loop(shared: Arc<BusShared>, myself: ActorRef<ReaderMsg>) {
             }
             Err(e) => {
                 tracing::warn!(target: "ores_actors::eventing", error = %e, "event log read failed");
-                let _ = myself.cast(ReaderMsg::Failed(e));
+                let _ = myself.cast(TaskFailed(e));
                 return;
             }
         }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use super::bus::BusShared;
 use super::error::EventError;
 use super::record::{NewEvent, insert};
+use super::task_actor::{TaskFailed, TaskState};
 
 /// One publish waiting for the log: its events and where to acknowledge them.
 #[derive(Debug)]
@@ -27,57 +27,36 @@ const QUEUE: usize = 16_384;
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct EventWriter;
 
-/// The writer's messages.
-#[derive(Debug)]
-pub(crate) enum WriterMsg {
-    /// The task could not write: the log is unreachable.
-    Failed(EventError),
-}
-
-/// The writer's state: its task.
-#[derive(Debug)]
-pub(crate) struct WriterState {
-    task: JoinHandle<()>,
-}
-
-impl Drop for WriterState {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl Actor for EventWriter {
-    type Msg = WriterMsg;
-    type State = WriterState;
+    type Msg = TaskFailed;
+    type State = TaskState;
     type Arguments = Arc<BusShared>;
 
     async fn pre_start(
         &self,
-        myself: ActorRef<WriterMsg>,
+        myself: ActorRef<TaskFailed>,
         shared: Arc<BusShared>,
-    ) -> Result<WriterState, ActorProcessingErr> {
+    ) -> Result<TaskState, ActorProcessingErr> {
         super::schema::migrate(&shared.pool, &shared.config.schema).await?;
         let (tx, rx) = mpsc::channel(QUEUE);
         shared.set_writer(Some(tx));
         let task = tokio::spawn(write_loop(Arc::clone(&shared), rx, myself));
-        Ok(WriterState { task })
+        Ok(TaskState(task))
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<WriterMsg>,
-        msg: WriterMsg,
-        _state: &mut WriterState,
+        _myself: ActorRef<TaskFailed>,
+        msg: TaskFailed,
+        _state: &mut TaskState,
     ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            WriterMsg::Failed(e) => Err(Box::new(e)),
-        }
+        msg.into_failure()
     }
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<WriterMsg>,
-        _state: &mut WriterState,
+        _myself: ActorRef<TaskFailed>,
+        _state: &mut TaskState,
     ) -> Result<(), ActorProcessingErr> {
         Ok(())
     }
@@ -97,7 +76,7 @@ fn pipeline(pool: &sqlx::PgPool) -> usize {
 async fn write_loop(
     shared: Arc<BusShared>,
     mut rx: mpsc::Receiver<WriteRequest>,
-    myself: ActorRef<WriterMsg>,
+    myself: ActorRef<TaskFailed>,
 ) {
     let batch_max = shared.config.batch_max;
     let slots = Arc::new(tokio::sync::Semaphore::new(pipeline(&shared.pool)));
@@ -139,7 +118,7 @@ async fn write_loop(
                     }
                     // Publishers retry on the next writer; this one fails and is restarted.
                     shared.set_writer(None);
-                    let _ = myself.cast(WriterMsg::Failed(e));
+                    let _ = myself.cast(TaskFailed(e));
                 }
             }
         });
