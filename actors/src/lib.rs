@@ -1,8 +1,13 @@
 //! # ores-actors
 //!
-//! The infrastructure actors of ores-rs, one module (and cargo feature) each. They are filled
-//! in by later milestones; today [`nats`] holds ORE's NATS conventions (validated subjects,
-//! the wire codec, typed headers) and the other modules only reserve their places.
+//! The infrastructure actors of ores-rs, one module (and cargo feature) each:
+//!
+//! - `nats`: the supervised NATS connection and ORE's conventions (subjects, codec, headers,
+//!   JetStream) — guide `docs/nats.md`;
+//! - `service`: the `ServiceActor` service runner speaking the NATS service protocol — guide
+//!   `docs/services.md`;
+//! - `eventing`: the event bus on a PostgreSQL log, bridged to NATS — guide `docs/eventing.md`;
+//! - `connections`: the encrypted connection-bookmark store (in progress: its vault crypto).
 
 #![deny(missing_docs)]
 
