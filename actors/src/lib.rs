@@ -6,13 +6,11 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "connections")]
+pub mod connections;
 #[cfg(feature = "eventing")]
 pub mod eventing;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "service")]
 pub mod service;
-#[cfg(feature = "connections")]
-pub mod connections {
-    //! The encrypted SQLite connection-bookmark store (not yet implemented).
-}
