@@ -56,6 +56,11 @@ fn file_is_owner_only_and_schema_is_versioned() {
     let store = reopen(store);
     assert_eq!(store.schema_version().unwrap(), 1);
     assert!(store.foreign_keys_enabled().unwrap());
+    let raw = rusqlite::Connection::open(store.path()).unwrap();
+    let mode: String = raw
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
 }
 
 #[test]
@@ -298,7 +303,7 @@ fn environments_crud() {
     assert_eq!(env.spec.http_port, 8080);
     assert_eq!(
         store.create_environment(&spec).unwrap_err().to_string(),
-        "a environment named `uat` already exists"
+        "an environment named `uat` already exists"
     );
 
     let mut updated = env.spec.clone();

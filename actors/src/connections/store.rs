@@ -77,7 +77,7 @@ pub enum StoreError {
     },
     /// The name is already used (tags, environments and connections: anywhere; folders: among
     /// the siblings).
-    #[error("a {kind} named `{name}` already exists")]
+    #[error("{} {kind} named `{name}` already exists", article(kind))]
     NameTaken {
         /// `"folder"`, `"tag"`, `"environment"` or `"connection"`.
         kind: &'static str,
@@ -85,7 +85,7 @@ pub enum StoreError {
         name: String,
     },
     /// A name was empty (or only white space).
-    #[error("a {kind} name must not be empty")]
+    #[error("{} {kind} name must not be empty", article(kind))]
     EmptyName {
         /// `"folder"`, `"tag"`, `"environment"` or `"connection"`.
         kind: &'static str,
@@ -113,6 +113,14 @@ pub enum StoreError {
     /// Any other SQLite error.
     #[error("SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// The result type of the store.
