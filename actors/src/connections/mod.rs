@@ -7,9 +7,13 @@
 //! - [`store`] and [`model`]: the SQLite file (owner-only, foreign keys on every connection,
 //!   WAL, versioned migrations), with passwords kept as opaque sealed blobs.
 //!
-//! Still to come (issue 7): the supervised `BookmarkStore` actor joining the two, import and
-//! export, and the `ores bookmarks` CLI. Guide: `docs/bookmarks.md`.
+//! - [`actor`]: the supervised [`BookmarkStore`](actor::BookmarkStore) actor joining the two,
+//!   and its handle [`Bookmarks`](actor::Bookmarks) (the vault is locked at every start).
+//!
+//! Still to come (issue 7): import and export, ORE import, and the `ores bookmarks` CLI.
+//! Guide: `docs/bookmarks.md`.
 
+pub mod actor;
 pub mod model;
 pub mod schema;
 pub mod store;
