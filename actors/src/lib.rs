@@ -7,7 +7,7 @@
 //! - `service`: the `ServiceActor` service runner speaking the NATS service protocol — guide
 //!   `docs/services.md`;
 //! - `eventing`: the event bus on a PostgreSQL log, bridged to NATS — guide `docs/eventing.md`;
-//! - `connections`: the encrypted connection-bookmark store (in progress: its vault crypto).
+//! - `connections`: the encrypted connection-bookmark store (vault, SQLite store and the supervised `BookmarkStore` actor; import/export and CLI to come).
 
 #![deny(missing_docs)]
 
