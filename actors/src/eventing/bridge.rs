@@ -56,7 +56,7 @@ use crate::nats::{Nats, NatsError, SubjectPattern};
 
 use super::bus::{BusShared, EventBus};
 use super::error::EventError;
-use super::record::{Offset, StoredEvent, fetch, head};
+use super::record::{Offset, StoredEvent, fetch, head, topic_pattern};
 
 /// The header carrying the event id (JetStream's de-duplication id).
 pub const MSG_ID: &str = "Nats-Msg-Id";
@@ -118,7 +118,7 @@ impl EventBus {
             shared: Arc::clone(self.shared()),
             nats: nats.clone(),
             name,
-            pattern: pattern(topics)?,
+            pattern: topic_pattern(topics)?,
             ttl: DEFAULT_LEASE_TTL,
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
             id: None,
@@ -139,7 +139,7 @@ impl EventBus {
         nats: &Nats,
         pattern_text: &str,
     ) -> Result<ChildSpec<BridgeInMsg>, EventError> {
-        let pattern = pattern(pattern_text)?;
+        let pattern = topic_pattern(pattern_text)?;
         let args = Arc::new(BridgeArgs {
             shared: Arc::clone(self.shared()),
             nats: nats.clone(),
@@ -153,13 +153,6 @@ impl EventBus {
             },
         ))
     }
-}
-
-fn pattern(text: &str) -> Result<SubjectPattern, EventError> {
-    SubjectPattern::new(text).map_err(|e| EventError::Topic {
-        topic: text.to_string(),
-        reason: e.to_string(),
-    })
 }
 
 impl RelayBuilder {

@@ -12,8 +12,6 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::nats::SubjectPattern;
-
 use super::config::EventBusConfig;
 use super::error::EventError;
 use super::event::Event;
@@ -395,10 +393,7 @@ impl EventBus {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        let pattern = SubjectPattern::new(pattern).map_err(|e| EventError::Topic {
-            topic: pattern.to_string(),
-            reason: e.to_string(),
-        })?;
+        let pattern = super::record::topic_pattern(pattern)?;
         let sink = Box::new(move |event: &StoredEvent| match event.decode::<T>() {
             Ok(value) => deliver(Delivered {
                 event: value,

@@ -122,10 +122,7 @@ where
         pattern: &str,
     ) -> Result<Self, EventError> {
         check_name(name)?;
-        let pattern = SubjectPattern::new(pattern).map_err(|e| EventError::Topic {
-            topic: pattern.to_string(),
-            reason: e.to_string(),
-        })?;
+        let pattern = super::record::topic_pattern(pattern)?;
         Ok(Self {
             shared,
             name: name.to_string(),

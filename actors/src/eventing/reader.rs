@@ -66,13 +66,21 @@ async fn read_loop(shared: Arc<BusShared>, myself: ActorRef<TaskFailed>) {
                 if shared.offset().is_none_or(|o| o < now) {
                     shared.set_offset(now);
                 }
-                // Not on every commit: a subscriber that comes meanwhile starts at most this
-                // much earlier than the moment it subscribed.
-                let _ = tokio::time::timeout(
-                    IDLE_HEAD_EVERY.min(poll),
-                    shared.registry.added.notified(),
-                )
-                .await;
+                // Not on every commit (a subscriber that comes meanwhile starts at most this
+                // much earlier than the moment it subscribed), and not at all while nothing is
+                // written: until a commit, a subscriber or the poll interval.
+                let added = shared.registry.added.notified();
+                tokio::pin!(added);
+                if tokio::time::timeout(IDLE_HEAD_EVERY.min(poll), added.as_mut())
+                    .await
+                    .is_err()
+                {
+                    tokio::select! {
+                        _ = wake.changed() => {}
+                        () = added.as_mut() => {}
+                        () = tokio::time::sleep(poll) => {}
+                    }
+                }
                 continue;
             }
         }

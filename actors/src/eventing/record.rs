@@ -134,6 +134,14 @@ impl NewEvent {
     }
 }
 
+/// A subscription pattern over topics (`*` one token, `>` the rest), checked.
+pub(crate) fn topic_pattern(text: &str) -> Result<crate::nats::SubjectPattern, EventError> {
+    crate::nats::SubjectPattern::new(text).map_err(|e| EventError::Topic {
+        topic: text.to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// A topic is a literal dotted name: no empty token, whitespace or wildcard.
 pub(crate) fn check_topic(topic: &str) -> Result<(), EventError> {
     crate::nats::Subject::new(topic)
