@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::any::Any;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,7 +29,10 @@ use std::time::Duration;
 use ores_runtime::supervisor::{ChildHandle, ChildSpec, HandleError};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::model::{Connection, ConnectionId, ResolvedConnection, SearchResults, Vault};
+use super::model::{
+    Connection, ConnectionId, ConnectionSpec, Environment, EnvironmentId, EnvironmentSpec, Folder,
+    FolderId, RecentParty, ResolvedConnection, SearchResults, Tag, TagId, TreeLevel, Vault,
+};
 use super::store::{Store, StoreError};
 use super::vault::{self, KdfParams, Secret, VaultError, VaultKey, WrappedKey};
 
@@ -80,6 +84,23 @@ pub type Result<T, E = BookmarkError> = std::result::Result<T, E>;
 
 type Reply<T> = RpcReplyPort<Result<T>>;
 
+/// A piece of work run on the store's blocking thread, given the vault key when unlocked.
+type Job = Box<dyn FnOnce(&mut Store, Option<&VaultKey>) -> Result<Box<dyn Any + Send>> + Send>;
+
+/// A job for [`BookmarksMsg::Run`]: see [`Bookmarks::with_store`] and [`Bookmarks::with_vault`].
+pub struct StoreJob {
+    job: Job,
+    needs_key: bool,
+}
+
+impl std::fmt::Debug for StoreJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreJob")
+            .field("needs_key", &self.needs_key)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The messages of [`BookmarkStore`]; use [`Bookmarks`] rather than sending them directly.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -104,6 +125,8 @@ pub enum BookmarksMsg {
     Connections(Reply<Vec<Connection>>),
     /// See [`Bookmarks::search`].
     Search(String, Reply<SearchResults>),
+    /// See [`Bookmarks::with_store`] and [`Bookmarks::with_vault`].
+    Run(StoreJob, Reply<Box<dyn Any + Send>>),
 }
 
 /// How a [`BookmarkStore`] is started.
@@ -135,7 +158,7 @@ pub struct BookmarkStore;
 pub struct BookmarkState {
     store: Arc<Mutex<Store>>,
     kdf: KdfParams,
-    key: Option<VaultKey>,
+    key: Option<Arc<VaultKey>>,
 }
 
 /// A [`ChildSpec`] (id [`CHILD_ID`]) for the store at `path`, with [`KdfParams::POLICY`].
@@ -181,7 +204,44 @@ fn stored_key(store: &Store) -> Result<WrappedKey> {
     Ok(WrappedKey::from_bytes(&row.wrapped)?)
 }
 
-fn open_password(key: &VaultKey, id: ConnectionId, sealed: &[u8]) -> Result<Secret> {
+/// Changes the master password from `old` to `new`: the vault key is unwrapped with `old`,
+/// wrapped with `new` under `kdf`, and the one vault row replaced in one transaction, so
+/// that whatever interrupts it, either the old or the new password opens the vault.
+/// Returns the (unchanged) vault key.
+///
+/// # Errors
+/// [`VaultError::WrongPassword`] for a wrong `old` (nothing is written),
+/// [`BookmarkError::NotInitialized`], a store error.
+pub fn rewrap_master_password(
+    store: &mut Store,
+    old: &Secret,
+    new: &Secret,
+    kdf: KdfParams,
+) -> Result<VaultKey> {
+    let key = vault::unwrap(&stored_key(store)?, old)?;
+    let wrapped = vault::wrap(&key, new, kdf)?;
+    store.set_vault(&vault_row(&wrapped))?;
+    Ok(key)
+}
+
+/// Seals a connection's password for its record (`connection:<id>`, field `password`).
+///
+/// # Errors
+/// [`VaultError::Crypto`].
+pub fn seal_password(key: &VaultKey, id: ConnectionId, password: &Secret) -> Result<Vec<u8>> {
+    Ok(vault::seal(
+        key,
+        &connection_record(id),
+        PASSWORD_FIELD,
+        password.expose().as_bytes(),
+    )?)
+}
+
+/// Opens a connection's sealed password.
+///
+/// # Errors
+/// [`VaultError::Tampered`] naming `connection:<id>` for an altered or moved blob.
+pub fn open_password(key: &VaultKey, id: ConnectionId, sealed: &[u8]) -> Result<Secret> {
     Ok(vault::open(
         key,
         &connection_record(id),
@@ -217,7 +277,7 @@ impl BookmarkStore {
                     Ok(unlocked.key)
                 })
                 .await;
-                let _ = reply.send(r.map(|key| state.key = Some(key)));
+                let _ = reply.send(r.map(|key| state.key = Some(Arc::new(key))));
             }
             BookmarksMsg::Lock(reply) => {
                 state.key = None;
@@ -227,18 +287,11 @@ impl BookmarkStore {
                 let _ = reply.send(state.key.is_some());
             }
             BookmarksMsg::ChangeMaster(old, new, reply) => {
-                let r = blocking(store, move |s| {
-                    let key = vault::unwrap(&stored_key(s)?, &old)?;
-                    let wrapped = vault::wrap(&key, &new, kdf)?;
-                    // One transaction: the old or the new password opens the vault.
-                    s.set_vault(&vault_row(&wrapped))?;
-                    Ok(key)
-                })
-                .await;
+                let r = blocking(store, move |s| rewrap_master_password(s, &old, &new, kdf)).await;
                 // The key is the same; an unlocked vault stays unlocked.
                 let _ = reply.send(r.map(|key| {
                     if state.key.is_some() {
-                        state.key = Some(key);
+                        state.key = Some(Arc::new(key));
                     }
                 }));
             }
@@ -304,6 +357,15 @@ impl BookmarkStore {
             }
             BookmarksMsg::Search(query, reply) => {
                 let _ = reply.send(blocking(store, move |s| Ok(s.search(&query)?)).await);
+            }
+            BookmarksMsg::Run(job, reply) => {
+                let key = state.key.clone();
+                let r = if job.needs_key && key.is_none() {
+                    Err(BookmarkError::Locked)
+                } else {
+                    blocking(store, move |s| (job.job)(s, key.as_deref())).await
+                };
+                let _ = reply.send(r);
             }
         }
     }
@@ -470,5 +532,353 @@ impl Bookmarks {
     pub async fn search(&self, query: &str) -> Result<SearchResults> {
         let query = query.to_owned();
         self.ask(|r| BookmarksMsg::Search(query, r)).await?
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        needs_key: bool,
+        f: impl FnOnce(&mut Store, Option<&VaultKey>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let job: Job =
+            Box::new(move |s, key| f(s, key).map(|t| Box::new(t) as Box<dyn Any + Send>));
+        let out = self
+            .ask(|r| BookmarksMsg::Run(StoreJob { job, needs_key }, r))
+            .await??;
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| BookmarkError::Unavailable("a job returned an unexpected type".into()))
+    }
+
+    /// Runs `f` on the store, on the actor's blocking thread, between other calls (never
+    /// concurrently with one). For anything [`Store`] offers that has no method here.
+    ///
+    /// ```no_run
+    /// # use ores_actors::connections::actor::Bookmarks;
+    /// # async fn demo(bookmarks: Bookmarks) -> ores_actors::connections::actor::Result<()> {
+    /// let tags = bookmarks.with_store(|s| Ok(s.tags()?)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// What `f` returns; [`BookmarkError::Unavailable`].
+    pub async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.run(false, move |s, _| f(s)).await
+    }
+
+    /// Runs `f` on the store with the vault key (see [`seal_password`], [`open_password`]).
+    ///
+    /// # Errors
+    /// [`BookmarkError::Locked`] when the vault is locked; what `f` returns.
+    pub async fn with_vault<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store, &VaultKey) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.run(true, move |s, key| match key {
+            Some(key) => f(s, key),
+            None => Err(BookmarkError::Locked),
+        })
+        .await
+    }
+
+    // ------------------------------------------------------------- folders
+
+    /// [`Store::create_folder`].
+    ///
+    /// # Errors
+    /// As [`Store::create_folder`].
+    pub async fn create_folder(
+        &self,
+        name: &str,
+        parent: Option<FolderId>,
+        description: &str,
+    ) -> Result<FolderId> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.with_store(move |s| Ok(s.create_folder(&name, parent, &description)?))
+            .await
+    }
+
+    /// [`Store::folders`].
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn folders(&self) -> Result<Vec<Folder>> {
+        self.with_store(|s| Ok(s.folders()?)).await
+    }
+
+    /// [`Store::update_folder`].
+    ///
+    /// # Errors
+    /// As [`Store::update_folder`].
+    pub async fn update_folder(&self, id: FolderId, name: &str, description: &str) -> Result<()> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.with_store(move |s| Ok(s.update_folder(id, &name, &description)?))
+            .await
+    }
+
+    /// [`Store::move_folder`] (a folder cannot go under itself or its descendants).
+    ///
+    /// # Errors
+    /// As [`Store::move_folder`].
+    pub async fn move_folder(&self, id: FolderId, parent: Option<FolderId>) -> Result<()> {
+        self.with_store(move |s| Ok(s.move_folder(id, parent)?))
+            .await
+    }
+
+    /// [`Store::delete_folder`]: everything inside goes with it.
+    ///
+    /// # Errors
+    /// As [`Store::delete_folder`].
+    pub async fn delete_folder(&self, id: FolderId) -> Result<()> {
+        self.with_store(move |s| Ok(s.delete_folder(id)?)).await
+    }
+
+    // ---------------------------------------------------------------- tags
+
+    /// [`Store::create_tag`].
+    ///
+    /// # Errors
+    /// As [`Store::create_tag`].
+    pub async fn create_tag(&self, name: &str) -> Result<TagId> {
+        let name = name.to_owned();
+        self.with_store(move |s| Ok(s.create_tag(&name)?)).await
+    }
+
+    /// [`Store::tags`].
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn tags(&self) -> Result<Vec<Tag>> {
+        self.with_store(|s| Ok(s.tags()?)).await
+    }
+
+    /// [`Store::rename_tag`].
+    ///
+    /// # Errors
+    /// As [`Store::rename_tag`].
+    pub async fn rename_tag(&self, id: TagId, name: &str) -> Result<()> {
+        let name = name.to_owned();
+        self.with_store(move |s| Ok(s.rename_tag(id, &name)?)).await
+    }
+
+    /// [`Store::delete_tag`].
+    ///
+    /// # Errors
+    /// As [`Store::delete_tag`].
+    pub async fn delete_tag(&self, id: TagId) -> Result<()> {
+        self.with_store(move |s| Ok(s.delete_tag(id)?)).await
+    }
+
+    // -------------------------------------------------------- environments
+
+    /// [`Store::create_environment`].
+    ///
+    /// # Errors
+    /// As [`Store::create_environment`].
+    pub async fn create_environment(&self, spec: EnvironmentSpec) -> Result<EnvironmentId> {
+        self.with_store(move |s| Ok(s.create_environment(&spec)?))
+            .await
+    }
+
+    /// [`Store::update_environment`].
+    ///
+    /// # Errors
+    /// As [`Store::update_environment`].
+    pub async fn update_environment(&self, id: EnvironmentId, spec: EnvironmentSpec) -> Result<()> {
+        self.with_store(move |s| Ok(s.update_environment(id, &spec)?))
+            .await
+    }
+
+    /// [`Store::environments`].
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn environments(&self) -> Result<Vec<Environment>> {
+        self.with_store(|s| Ok(s.environments()?)).await
+    }
+
+    /// [`Store::environment_by_name`].
+    ///
+    /// # Errors
+    /// As [`Store::environment_by_name`].
+    pub async fn environment_by_name(&self, name: &str) -> Result<Environment> {
+        let name = name.to_owned();
+        self.with_store(move |s| Ok(s.environment_by_name(&name)?))
+            .await
+    }
+
+    /// [`Store::move_environment`].
+    ///
+    /// # Errors
+    /// As [`Store::move_environment`].
+    pub async fn move_environment(
+        &self,
+        id: EnvironmentId,
+        folder: Option<FolderId>,
+    ) -> Result<()> {
+        self.with_store(move |s| Ok(s.move_environment(id, folder)?))
+            .await
+    }
+
+    /// [`Store::delete_environment`] (its connections keep their own host, if any).
+    ///
+    /// # Errors
+    /// As [`Store::delete_environment`].
+    pub async fn delete_environment(&self, id: EnvironmentId) -> Result<()> {
+        self.with_store(move |s| Ok(s.delete_environment(id)?))
+            .await
+    }
+
+    // --------------------------------------------------------- connections
+
+    /// Creates a connection and, when `password` is given, seals and saves it in the same
+    /// call (the vault must then be unlocked; nothing is created when it is locked).
+    /// `spec.password_sealed` is ignored.
+    ///
+    /// # Errors
+    /// As [`Store::create_connection`]; [`BookmarkError::Locked`] with a password.
+    pub async fn create_connection(
+        &self,
+        mut spec: ConnectionSpec,
+        password: Option<Secret>,
+    ) -> Result<ConnectionId> {
+        spec.password_sealed = None;
+        match password {
+            None => {
+                self.with_store(move |s| Ok(s.create_connection(&spec)?))
+                    .await
+            }
+            Some(password) => {
+                self.with_vault(move |s, key| {
+                    s.transaction(|s| {
+                        let id = s.create_connection(&spec)?;
+                        let sealed = seal_password(key, id, &password)?;
+                        s.set_connection_password(id, Some(&sealed))?;
+                        Ok(id)
+                    })
+                })
+                .await
+            }
+        }
+    }
+
+    /// Replaces a connection's fields and tags; its saved password is kept
+    /// (`spec.password_sealed` is ignored: use [`Bookmarks::save_connection_password`] or
+    /// [`Bookmarks::forget_connection_password`]).
+    ///
+    /// # Errors
+    /// As [`Store::update_connection`].
+    pub async fn update_connection(
+        &self,
+        id: ConnectionId,
+        mut spec: ConnectionSpec,
+    ) -> Result<()> {
+        self.with_store(move |s| {
+            s.transaction(|s| {
+                spec.password_sealed = s.connection(id)?.spec.password_sealed;
+                Ok(s.update_connection(id, &spec)?)
+            })
+        })
+        .await
+    }
+
+    /// Forgets a connection's saved password.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    pub async fn forget_connection_password(&self, id: ConnectionId) -> Result<()> {
+        self.with_store(move |s| Ok(s.set_connection_password(id, None)?))
+            .await
+    }
+
+    /// [`Store::connection_by_name`] (the password stays sealed).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchName`].
+    pub async fn connection_by_name(&self, name: &str) -> Result<Connection> {
+        let name = name.to_owned();
+        self.with_store(move |s| Ok(s.connection_by_name(&name)?))
+            .await
+    }
+
+    /// [`Store::move_connection`].
+    ///
+    /// # Errors
+    /// As [`Store::move_connection`].
+    pub async fn move_connection(&self, id: ConnectionId, folder: Option<FolderId>) -> Result<()> {
+        self.with_store(move |s| Ok(s.move_connection(id, folder)?))
+            .await
+    }
+
+    /// Copies a connection as [`Store::duplicate_connection`] does, re-sealing its saved
+    /// password for the copy's own record (a sealed password is bound to its connection).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`BookmarkError::Locked`] when the connection has a saved
+    /// password and the vault is locked (nothing is copied).
+    pub async fn duplicate_connection(&self, id: ConnectionId) -> Result<ConnectionId> {
+        self.run(false, move |s, key| {
+            s.transaction(|s| {
+                let original = s.connection(id)?;
+                let password = match (&original.spec.password_sealed, key) {
+                    (None, _) => None,
+                    (Some(_), None) => return Err(BookmarkError::Locked),
+                    (Some(sealed), Some(key)) => Some((key, open_password(key, id, sealed)?)),
+                };
+                let copy = s.duplicate_connection(id)?;
+                if let Some((key, password)) = password {
+                    let sealed = seal_password(key, copy, &password)?;
+                    s.set_connection_password(copy, Some(&sealed))?;
+                }
+                Ok(copy)
+            })
+        })
+        .await
+    }
+
+    /// [`Store::delete_connection`].
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    pub async fn delete_connection(&self, id: ConnectionId) -> Result<()> {
+        self.with_store(move |s| Ok(s.delete_connection(id)?)).await
+    }
+
+    /// [`Store::tree`]: the folders with everything inside them.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn tree(&self) -> Result<TreeLevel> {
+        self.with_store(|s| Ok(s.tree()?)).await
+    }
+
+    // ------------------------------------------------------ recent parties
+
+    /// [`Store::add_recent_party`] (at most five are kept, newest first).
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn add_recent_party(&self, party_id: &str, party_name: &str) -> Result<()> {
+        let (id, name) = (party_id.to_owned(), party_name.to_owned());
+        self.with_store(move |s| Ok(s.add_recent_party(&id, &name)?))
+            .await
+    }
+
+    /// [`Store::recent_parties`], newest first.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn recent_parties(&self) -> Result<Vec<RecentParty>> {
+        self.with_store(|s| Ok(s.recent_parties()?)).await
+    }
+
+    /// [`Store::clear_recent_parties`].
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn clear_recent_parties(&self) -> Result<()> {
+        self.with_store(|s| Ok(s.clear_recent_parties()?)).await
     }
 }

@@ -14,6 +14,7 @@
 //! Guide: `docs/bookmarks.md`.
 
 pub mod actor;
+pub mod document;
 pub mod model;
 pub mod schema;
 pub mod store;

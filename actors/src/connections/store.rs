@@ -425,6 +425,48 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `f` as one transaction: everything it writes is kept if it returns `Ok`, and
+    /// undone if it returns an error. Calls nest (savepoints).
+    ///
+    /// ```no_run
+    /// # use ores_actors::connections::store::{Store, StoreError};
+    /// # fn demo(store: &mut Store) -> Result<(), StoreError> {
+    /// store.transaction(|s| {
+    ///     let prod = s.create_folder("prod", None, "")?;
+    ///     s.create_folder("emea", Some(prod), "")?;
+    ///     Ok::<_, StoreError>(())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What `f` returns, or a SQLite error opening or closing the transaction.
+    pub fn transaction<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let sqlite = |e: rusqlite::Error| E::from(StoreError::Sqlite(e));
+        self.db
+            .execute_batch("SAVEPOINT ores_store_tx")
+            .map_err(sqlite)?;
+        match f(self) {
+            Ok(value) => {
+                self.db
+                    .execute_batch("RELEASE ores_store_tx")
+                    .map_err(sqlite)?;
+                Ok(value)
+            }
+            Err(e) => {
+                // Best effort: the error of `f` is the one to report.
+                let _ = self
+                    .db
+                    .execute_batch("ROLLBACK TO ores_store_tx; RELEASE ores_store_tx");
+                Err(e)
+            }
+        }
+    }
+
     /// The file this store uses.
     pub fn path(&self) -> &Path {
         &self.path
@@ -467,7 +509,7 @@ impl Store {
         description: &str,
     ) -> Result<FolderId> {
         let name = checked_name("folder", name)?;
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         if let Some(parent) = parent {
             folder_exists(&tx, parent)?;
         }
@@ -539,7 +581,7 @@ impl Store {
     /// folder of that name.
     pub fn move_folder(&mut self, id: FolderId, new_parent: Option<FolderId>) -> Result<()> {
         let folder = self.folder(id)?;
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         if let Some(target) = new_parent {
             folder_exists(&tx, target)?;
             if target == id {
@@ -723,7 +765,7 @@ impl Store {
     /// [`StoreError::NameTaken`], [`StoreError::NotFound`] for a missing folder,
     /// [`StoreError::EmptyName`].
     pub fn create_environment(&mut self, spec: &EnvironmentSpec) -> Result<EnvironmentId> {
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         let id = Self::write_environment(&tx, None, spec)?;
         tx.commit()?;
         Ok(EnvironmentId(id))
@@ -735,7 +777,7 @@ impl Store {
     ///
     /// As [`Store::create_environment`], and [`StoreError::NotFound`] for a missing id.
     pub fn update_environment(&mut self, id: EnvironmentId, spec: &EnvironmentSpec) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         Self::write_environment(&tx, Some(id), spec)?;
         tx.commit()?;
         Ok(())
@@ -806,7 +848,7 @@ impl Store {
     ///
     /// [`StoreError::NotFound`] for a missing environment or folder.
     pub fn move_environment(&mut self, id: EnvironmentId, folder: Option<FolderId>) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         if let Some(folder) = folder {
             folder_exists(&tx, folder)?;
         }
@@ -888,7 +930,7 @@ impl Store {
     /// [`StoreError::NameTaken`], [`StoreError::NotFound`] for a missing folder or
     /// environment, [`StoreError::EmptyName`].
     pub fn create_connection(&mut self, spec: &ConnectionSpec) -> Result<ConnectionId> {
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         let id = Self::write_connection(&tx, None, spec)?;
         tx.commit()?;
         Ok(ConnectionId(id))
@@ -900,7 +942,7 @@ impl Store {
     ///
     /// As [`Store::create_connection`], and [`StoreError::NotFound`] for a missing id.
     pub fn update_connection(&mut self, id: ConnectionId, spec: &ConnectionSpec) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         Self::write_connection(&tx, Some(id), spec)?;
         tx.commit()?;
         Ok(())
@@ -988,7 +1030,7 @@ impl Store {
     ///
     /// [`StoreError::NotFound`] for a missing connection or folder.
     pub fn move_connection(&mut self, id: ConnectionId, folder: Option<FolderId>) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         if let Some(folder) = folder {
             folder_exists(&tx, folder)?;
         }
@@ -1009,7 +1051,7 @@ impl Store {
     /// [`StoreError::NotFound`].
     pub fn duplicate_connection(&mut self, id: ConnectionId) -> Result<ConnectionId> {
         let original = self.connection(id)?;
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         let mut spec = original.spec;
         let base = spec.name.clone();
         let mut n = 1u32;
@@ -1199,7 +1241,7 @@ impl Store {
     ///
     /// A SQLite error.
     pub fn add_recent_party(&mut self, party_id: &str, party_name: &str) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         tx.execute(
             "INSERT INTO recent_parties (party_id, party_name, last_selected_at, seq) \
              VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM recent_parties)) \
@@ -1271,7 +1313,7 @@ impl Store {
     ///
     /// A SQLite error.
     pub fn set_vault(&mut self, vault: &Vault) -> Result<()> {
-        let tx = self.db.transaction()?;
+        let tx = self.db.savepoint()?;
         tx.execute(
             "INSERT INTO vault (id, wrapped, params) VALUES (1, ?1, ?2) \
              ON CONFLICT (id) DO UPDATE SET wrapped = excluded.wrapped, params = excluded.params",
