@@ -968,6 +968,10 @@ fn read(json: &str, mode: SecretsMode<'_>) -> Result<Document, ExchangeError> {
         }
         return Ok(doc);
     };
+    if sealed.iter().all(Option::is_none) {
+        // Exported with a passphrase, but no connection had a password.
+        return Ok(doc);
+    }
     let passphrase = match mode {
         SecretsMode::LeaveOut => return Ok(doc),
         SecretsMode::Required => return Err(ExchangeError::PassphraseRequired),
