@@ -67,6 +67,10 @@ pub enum BookmarkError {
     /// secret ([`VaultError::Tampered`], naming the record), malformed data.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// An import or export failed: an invalid document, a wrong export passphrase, a
+    /// tampered sealed password (see [`ExchangeError`](super::exchange::ExchangeError)).
+    #[error(transparent)]
+    Exchange(#[from] super::exchange::ExchangeError),
     /// The actor could not be reached, did not answer in time, or a blocking task failed.
     #[error("the bookmark store is unavailable: {0}")]
     Unavailable(String),

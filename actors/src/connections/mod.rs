@@ -15,6 +15,7 @@
 
 pub mod actor;
 pub mod document;
+pub mod exchange;
 pub mod model;
 pub mod schema;
 pub mod store;
