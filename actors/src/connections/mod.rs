@@ -17,6 +17,7 @@ pub mod actor;
 pub mod document;
 pub mod exchange;
 pub mod model;
+pub mod ore_import;
 pub mod schema;
 pub mod store;
 pub mod vault;
