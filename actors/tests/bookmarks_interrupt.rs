@@ -36,7 +36,7 @@ fn pw(s: &str) -> Secret {
 
 /// The password of the `n`th vault of the run of changes (0: OLD, 1: NEW, 2: OLD, …).
 fn nth(n: u64) -> &'static str {
-    if n % 2 == 0 { OLD } else { NEW }
+    if n.is_multiple_of(2) { OLD } else { NEW }
 }
 
 /// A store whose vault `OLD` opens.
