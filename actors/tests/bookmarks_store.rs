@@ -81,6 +81,37 @@ fn a_text_file_is_not_a_database() {
 }
 
 #[test]
+fn a_damaged_file_is_a_clear_error_and_is_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("connections.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        for i in 0..400 {
+            store
+                .create_connection(&conn_spec(&format!("connection-{i:04}"), "host.example"))
+                .unwrap();
+        }
+    } // closing the last connection checkpoints the WAL into the file
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    assert!(bytes.len() >= 6 * page, "{} bytes", bytes.len());
+    // Scribble over the b-tree page headers of pages 3 to 5.
+    for p in 2..5 {
+        bytes[p * page..p * page + 64].fill(0xA5);
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("connections.db") && message.contains("is damaged"),
+        "{message}"
+    );
+    // Nothing was repaired or rewritten behind the user's back.
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
 fn another_sqlite_database_is_foreign() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other.db");

@@ -60,7 +60,8 @@ impl Store {
     ///
     /// [`StoreError::NotADatabase`] for a file that is not SQLite, [`StoreError::Foreign`] for
     /// another application's database, [`StoreError::TooNew`] for a newer schema,
-    /// [`StoreError::Io`] when the file cannot be created.
+    /// [`StoreError::Io`] when the file cannot be created, [`StoreError::Corrupt`] when SQLite's
+    /// quick check finds it damaged.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
         create_file(&path)?;
@@ -102,8 +103,41 @@ impl Store {
             db.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         let mut store = Self { db, path };
-        store.migrate()?;
+        store.migrate().map_err(|e| store.corrupt_or(e))?;
+        store.quick_check()?;
         Ok(store)
+    }
+
+    /// SQLite's quick check (page structure, not index contents), run at every opening so a
+    /// damaged file is reported as such before any operation half-reads it.
+    fn quick_check(&self) -> Result<()> {
+        let lines = (|| {
+            let mut stmt = self.db.prepare("PRAGMA quick_check(5)")?;
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .map_err(|e| self.corrupt_or(StoreError::Sqlite(e)))?;
+        if lines.len() == 1 && lines[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: lines.join("; "),
+            })
+        }
+    }
+
+    /// `e` as [`StoreError::Corrupt`] when SQLite said the file is malformed.
+    pub(super) fn corrupt_or(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Sqlite(inner) if is_code(&inner, ErrorCode::DatabaseCorrupt) => {
+                StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: inner.to_string(),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Opens the store at [`default_path`].
