@@ -16,6 +16,10 @@ use super::model::{
 };
 use super::store::Store;
 use super::vault::{Secret, VaultKey};
+#[cfg(doc)]
+use super::{store::StoreError, vault::VaultError};
+#[cfg(doc)]
+use ores_runtime::supervisor::ChildSpec;
 
 /// A handle to the bookmark store, following the actor across restarts. A cheap clone.
 #[derive(Debug, Clone)]

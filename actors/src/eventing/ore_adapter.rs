@@ -41,7 +41,8 @@ use super::record::check_topic;
 use crate::nats::OreTimestamp;
 
 /// Listens on ORE's NOTIFY channels and publishes what they carry on the bus (see the
-/// [module documentation](self) for what is read and what is lost while it is down).
+/// module documentation of `eventing::ore_adapter` in the source, and `docs/eventing.md`, for
+/// what is read and what is lost while it is down).
 ///
 /// ```no_run
 /// use ores_actors::eventing::{EventBus, OreChannelAdapter};

@@ -30,8 +30,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct State<S>(pub S);
 
-/// An async function that serves an endpoint. Implemented for the four shapes listed in the
-/// [module docs](self); `T` only tells them apart.
+/// An async function that serves an endpoint. Implemented for four shapes of async fn:
+/// `(Req)`, `(RequestContext, Req)`, `(State<S>, Req)` and `(State<S>, RequestContext, Req)`
+/// (see [the service module](crate::service)); `T` only tells them apart.
 pub trait Handler<T, S>: Clone + Send + Sync + 'static {
     /// The decoded request body.
     type Request: DeserializeOwned + Send + 'static;
