@@ -446,3 +446,74 @@ async fn a_failed_transaction_leaves_nothing_behind() {
     assert!(err.to_string().contains("already exists"), "{err}");
     assert!(f.bm.folders().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_resolved_bookmark_gives_a_nats_config_that_connects() {
+    use ores_actors::nats::{Credentials, Nats};
+    let (f, _, _) = start().await;
+    f.bm.init(pw(MASTER)).await.unwrap();
+    f.bm.unlock(pw(MASTER)).await.unwrap();
+    let env =
+        f.bm.create_environment(EnvironmentSpec {
+            name: "local".into(),
+            host: "127.0.0.1".into(),
+            port: 4222,
+            subject_prefix: "ores.test.bookmarks".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    f.bm.create_connection(
+        ConnectionSpec {
+            name: "local-anon".into(),
+            environment_id: Some(env),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    f.bm.create_connection(
+        ConnectionSpec {
+            name: "local-alice".into(),
+            environment_id: Some(env),
+            username: "alice".into(),
+            ..Default::default()
+        },
+        Some(pw(SECRET)),
+    )
+    .await
+    .unwrap();
+
+    let (alice, password) = f.bm.resolve("local-alice").await.unwrap();
+    let config = alice.nats_config(password.as_ref()).unwrap();
+    assert_eq!(config.servers, vec!["nats://127.0.0.1:4222".to_owned()]);
+    assert_eq!(config.subject_prefix, "ores.test.bookmarks");
+    assert_eq!(config.name, "ores:local-alice");
+    match &config.credentials {
+        Credentials::UserPassword { user, password } => {
+            assert_eq!((user.as_str(), password.expose()), ("alice", SECRET));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The anonymous one connects to the real server through the NATS actor.
+    let (anon, none) = f.bm.resolve("local-anon").await.unwrap();
+    let nats = Nats::new(anon.nats_config(none.as_ref()).unwrap()).unwrap();
+    let sup = Supervisor::builder("n")
+        .child(nats.child_spec())
+        .spawn()
+        .await
+        .unwrap();
+    let client = nats.client(Duration::from_secs(10)).await.unwrap();
+    client.flush().await.unwrap();
+    sup.shutdown(Duration::from_secs(5)).await.unwrap();
+
+    // One without an environment has no subject prefix: a typed error saying so.
+    let (alpha, _) = f.bm.resolve("beta").await.unwrap();
+    let err = alpha.nats_config(None).unwrap_err();
+    assert!(
+        err.to_string().contains("bookmark `beta` has none"),
+        "{err}"
+    );
+}
