@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ores_actors::connections::actor::{self, BookmarkConfig, BookmarkError, Bookmarks};
-use ores_actors::connections::model::{ConnectionId, ConnectionSpec, Vault};
+use ores_actors::connections::model::{ConnectionId, ConnectionSpec, EnvironmentSpec, Vault};
 use ores_actors::connections::store::Store;
 use ores_actors::connections::vault::{self, KdfParams, Secret, VaultError, VaultKey};
 use ores_runtime::supervisor::{ChildStatus, Supervisor};
@@ -307,4 +307,142 @@ async fn unlock_rewraps_a_key_below_the_policy() {
     assert_eq!(stored.params, TEST_KDF);
     f.bm.lock().await.unwrap();
     f.bm.unlock(pw(MASTER)).await.unwrap();
+}
+
+#[tokio::test]
+async fn write_operations_through_the_handle() {
+    let (f, _, _) = start().await;
+    f.bm.init(pw(MASTER)).await.unwrap();
+    // Folders, tags, environments.
+    let prod =
+        f.bm.create_folder("prod", None, "production")
+            .await
+            .unwrap();
+    let emea = f.bm.create_folder("emea", Some(prod), "").await.unwrap();
+    f.bm.update_folder(emea, "europe", "EU").await.unwrap();
+    assert!(matches!(
+        f.bm.move_folder(prod, Some(emea)).await,
+        Err(BookmarkError::Store(
+            ores_actors::connections::store::StoreError::FolderIntoDescendant { .. }
+        ))
+    ));
+    assert_eq!(f.bm.folders().await.unwrap().len(), 2);
+    let tag = f.bm.create_tag("critical").await.unwrap();
+    f.bm.rename_tag(tag, "crit").await.unwrap();
+    let env =
+        f.bm.create_environment(EnvironmentSpec {
+            name: "prod-eu".into(),
+            folder_id: Some(emea),
+            host: "nats.eu.example".into(),
+            port: 4223,
+            subject_prefix: "ores.prod".into(),
+            tags: vec!["crit".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        f.bm.environment_by_name("prod-eu").await.unwrap().spec.port,
+        4223
+    );
+
+    // A connection created with a password needs the unlocked vault; nothing is created when
+    // it is locked.
+    let spec = ConnectionSpec {
+        name: "eu-admin".into(),
+        folder_id: Some(emea),
+        environment_id: Some(env),
+        username: "admin".into(),
+        tags: vec!["crit".into()],
+        ..Default::default()
+    };
+    assert!(matches!(
+        f.bm.create_connection(spec.clone(), Some(pw(SECRET))).await,
+        Err(BookmarkError::Locked)
+    ));
+    assert!(f.bm.connection_by_name("eu-admin").await.is_err());
+    f.bm.unlock(pw(MASTER)).await.unwrap();
+    let id =
+        f.bm.create_connection(spec.clone(), Some(pw(SECRET)))
+            .await
+            .unwrap();
+    let (resolved, secret) = f.bm.resolve("eu-admin").await.unwrap();
+    assert_eq!(
+        (resolved.host.as_str(), resolved.port),
+        ("nats.eu.example", 4223)
+    );
+    assert_eq!(secret.unwrap().expose(), SECRET);
+
+    // Updating keeps the saved password.
+    let mut renamed = spec.clone();
+    renamed.name = "eu-root".into();
+    f.bm.update_connection(id, renamed).await.unwrap();
+    assert_eq!(f.bm.connection_password(id).await.unwrap().expose(), SECRET);
+
+    // A duplicate gets its own sealed password (bound to the copy's record), which opens.
+    let copy = f.bm.duplicate_connection(id).await.unwrap();
+    assert_eq!(
+        f.bm.connection_by_name("eu-root (copy)").await.unwrap().id,
+        copy
+    );
+    assert_eq!(
+        f.bm.connection_password(copy).await.unwrap().expose(),
+        SECRET
+    );
+    // …and a locked vault cannot duplicate a connection with a password.
+    f.bm.lock().await.unwrap();
+    assert!(matches!(
+        f.bm.duplicate_connection(id).await,
+        Err(BookmarkError::Locked)
+    ));
+    assert_eq!(f.bm.connections().await.unwrap().len(), 4);
+
+    f.bm.move_connection(copy, None).await.unwrap();
+    f.bm.forget_connection_password(copy).await.unwrap();
+    f.bm.delete_connection(copy).await.unwrap();
+    let tree = f.bm.tree().await.unwrap();
+    assert_eq!(tree.folders[0].folder.name, "prod");
+    assert_eq!(
+        tree.folders[0].contents.folders[0]
+            .contents
+            .connections
+            .len(),
+        1
+    );
+
+    f.bm.add_recent_party("p-1", "Party One").await.unwrap();
+    assert_eq!(
+        f.bm.recent_parties().await.unwrap()[0].party_name,
+        "Party One"
+    );
+    f.bm.clear_recent_parties().await.unwrap();
+    assert!(f.bm.recent_parties().await.unwrap().is_empty());
+
+    // Deleting the folder takes everything inside with it (foreign keys on).
+    f.bm.delete_folder(prod).await.unwrap();
+    assert!(f.bm.environments().await.unwrap().is_empty());
+    assert_eq!(f.bm.connections().await.unwrap().len(), 2);
+    f.bm.delete_tag(tag).await.unwrap();
+    assert!(f.bm.tags().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_transaction_leaves_nothing_behind() {
+    let (f, _, _) = start().await;
+    let err =
+        f.bm.with_store(|s| {
+            s.transaction(|s| {
+                s.create_folder("half", None, "")?;
+                // Fails: the name is taken.
+                s.create_connection(&ConnectionSpec {
+                    name: "alpha".into(),
+                    ..Default::default()
+                })?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert!(f.bm.folders().await.unwrap().is_empty());
 }

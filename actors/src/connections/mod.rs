@@ -7,15 +7,23 @@
 //! - [`store`] and [`model`]: the SQLite file (owner-only, foreign keys on every connection,
 //!   WAL, versioned migrations), with passwords kept as opaque sealed blobs.
 //!
-//! - [`actor`]: the supervised [`BookmarkStore`](actor::BookmarkStore) actor joining the two,
-//!   and its handle [`Bookmarks`](actor::Bookmarks) (the vault is locked at every start).
+//! - [`actor`]: the supervised [`BookmarkStore`](actor::BookmarkStore) actor joining the two
+//!   (the vault is locked at every start), and [`handle`]: its handle
+//!   [`Bookmarks`](handle::Bookmarks), with a method for every operation;
+//! - [`document`]: the interchange [`Document`](document::Document) (records by name and folder
+//!   path, passwords as zeroizing secrets);
+//! - [`exchange`]: JSON export and import, with a preview and a choice per clash;
+//! - [`ore_import`]: reading an ORE Studio `connections.db` given its master password.
 //!
-//! Still to come (issue 7): import and export, ORE import, and the `ores bookmarks` CLI.
+//! The `ores bookmarks` command line (crate `ores-cli`) is built on the handle.
 //! Guide: `docs/bookmarks.md`.
 
 pub mod actor;
 pub mod document;
+pub mod exchange;
+pub mod handle;
 pub mod model;
+pub mod ore_import;
 pub mod schema;
 pub mod store;
 pub mod vault;

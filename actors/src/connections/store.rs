@@ -110,6 +110,14 @@ pub enum StoreError {
         /// The connection's name.
         name: String,
     },
+    /// SQLite's integrity check found the file damaged.
+    #[error("`{path}` is damaged: {detail}")]
+    Corrupt {
+        /// The path.
+        path: PathBuf,
+        /// What `PRAGMA integrity_check` reported (its first lines).
+        detail: String,
+    },
     /// Any other SQLite error.
     #[error("SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -464,6 +472,27 @@ impl Store {
                     .execute_batch("ROLLBACK TO ores_store_tx; RELEASE ores_store_tx");
                 Err(e)
             }
+        }
+    }
+
+    /// Runs SQLite's integrity check over the whole file.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] with what the check reported; a SQLite error (for a file too
+    /// damaged to be read at all).
+    pub fn check_integrity(&self) -> Result<()> {
+        let mut stmt = self.db.prepare("PRAGMA integrity_check(5)")?;
+        let lines = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if lines.len() == 1 && lines[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: lines.join("; "),
+            })
         }
     }
 
