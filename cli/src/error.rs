@@ -4,6 +4,8 @@
 use std::fmt;
 
 use ores_actors::connections::actor::BookmarkError;
+use ores_actors::connections::exchange::ExchangeError;
+use ores_actors::connections::ore_import::OreImportError;
 use ores_actors::connections::store::StoreError;
 use ores_actors::connections::vault::VaultError;
 use ores_runtime::exit::{ExitCode, ToExitCode};
@@ -98,6 +100,9 @@ impl From<StoreError> for CliError {
             StoreError::TooNew { .. } => {
                 CliError::new(message).hint("use a newer `ores`, or another file with --file")
             }
+            StoreError::Corrupt { .. } => {
+                CliError::new(message).hint("restore the file from a backup")
+            }
             StoreError::Unresolvable { name } => CliError::new(message).hint(format!(
                 "link it to an environment or give it a host: \
                  `ores bookmarks edit {name} --env ENV` or `--host HOST --port PORT`"
@@ -125,6 +130,7 @@ impl From<BookmarkError> for CliError {
         match err {
             BookmarkError::Store(e) => e.into(),
             BookmarkError::Vault(e) => e.into(),
+            BookmarkError::Exchange(e) => e.into(),
             BookmarkError::NotInitialized => CliError::new("the bookmark store is not initialized")
                 .hint("run `ores bookmarks init` first"),
             BookmarkError::AlreadyInitialized => {
@@ -156,6 +162,33 @@ impl From<SupervisorError> for CliError {
             return CliError::new(format!("cannot open the bookmark store: {error}"));
         }
         CliError::new(err.to_string())
+    }
+}
+
+impl From<ExchangeError> for CliError {
+    fn from(err: ExchangeError) -> Self {
+        let message = err.to_string();
+        match err {
+            ExchangeError::WrongPassphrase => CliError::new(message).code(ExitCode::Auth),
+            ExchangeError::PassphraseRequired => CliError::new(message).hint(
+                "set ORES_BOOKMARKS_EXPORT_PASSPHRASE, run in a terminal to be asked, \
+                 or give --without-secrets",
+            ),
+            ExchangeError::EmptyPassphrase => CliError::new(message),
+            _ => CliError::new(message),
+        }
+    }
+}
+
+impl From<OreImportError> for CliError {
+    fn from(err: OreImportError) -> Self {
+        let message = err.to_string();
+        match err {
+            OreImportError::WrongPassword => CliError::new(message)
+                .hint("give ORE Studio's master password (ORES_ORE_MASTER_PASSWORD, or the prompt)")
+                .code(ExitCode::Auth),
+            _ => CliError::new(message),
+        }
     }
 }
 

@@ -780,3 +780,396 @@ async fn test_logs_in_with_the_saved_password() {
     assert!(err.contains("ores bookmarks password private"), "{err}");
     answering.abort();
 }
+
+// ------------------------------------------------------- export / import
+
+const PASSPHRASE_ENV: &str = "ORES_BOOKMARKS_EXPORT_PASSPHRASE";
+
+/// Runs `args` on `store` with extra environment variables.
+fn run_env(store: &Store, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = store.command(args, Some(MASTER));
+    cmd.env_remove(PASSPHRASE_ENV).env_remove(ORE_ENV);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn export_and_import_round_trip_through_a_second_store() {
+    let from = populated();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.json");
+    let sealed = dir.path().join("sealed.json");
+
+    // Without secrets: no password in the file.
+    let out = from.ok(&["export", "-o", plain.to_str().unwrap()]);
+    assert!(out.contains("Exported 3 folders"), "{out}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&plain).unwrap()).unwrap();
+    assert_eq!(doc["format"], "ores-bookmarks");
+    assert_eq!(doc["secrets"], Value::Null);
+    assert!(!std::fs::read_to_string(&plain).unwrap().contains("s3cret"));
+    // To standard output as well.
+    let stdout: Value = serde_json::from_str(&from.ok(&["export"])).unwrap();
+    assert_eq!(stdout["connections"].as_array().unwrap().len(), 3);
+
+    // With secrets: sealed under the passphrase, owner-only.
+    let args = ["export", "--with-secrets", "-o", sealed.to_str().unwrap()];
+    let out = run_env(&from, &args, &[(PASSPHRASE_ENV, "export pass")]);
+    assert!(succeeded(&out, &args).contains("1 password sealed"));
+    let sealed_text = std::fs::read_to_string(&sealed).unwrap();
+    assert!(!sealed_text.contains("s3cret"));
+    assert!(sealed_text.contains("password_sealed"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sealed).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Preview only.
+    let into = Store::init();
+    let args = ["import", sealed.to_str().unwrap(), "--dry-run"];
+    let out = run_env(&into, &args, &[(PASSPHRASE_ENV, "export pass")]);
+    let preview = succeeded(&out, &args);
+    assert!(preview.starts_with("KIND"), "{preview}");
+    assert!(
+        preview
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["connection", "trader", "new", "create"]),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("9 new, 0 unchanged, 0 clashing; 1 password."),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("Dry run: nothing was imported."),
+        "{preview}"
+    );
+    assert_eq!(into.json(&["ls"]), serde_json::json!([]));
+
+    // Import.
+    let args = ["import", sealed.to_str().unwrap()];
+    let out = run_env(&into, &args, &[(PASSPHRASE_ENV, "export pass")]);
+    let done = succeeded(&out, &args);
+    assert!(
+        done.contains(
+            "Imported: 9 created, 0 unchanged, 0 skipped, 0 replaced, 0 kept both; 1 password."
+        ),
+        "{done}"
+    );
+    assert_eq!(names(&into.json(&["ls"])), ["local", "scratch", "trader"]);
+    assert_eq!(into.password_of("trader"), "s3cret");
+    let trader = into.json(&["show", "trader"]);
+    assert_eq!(trader["folder"], "prod/emea");
+    assert_eq!(trader["environment"], "prod-emea");
+
+    // Again: everything is unchanged.
+    let args = ["import", sealed.to_str().unwrap(), "--json"];
+    let out = run_env(&into, &args, &[(PASSPHRASE_ENV, "export pass")]);
+    let again: Value = serde_json::from_str(&succeeded(&out, &args)).unwrap();
+    assert_eq!(again["unchanged"], 9);
+    assert_eq!(again["report"]["created"], 0);
+
+    // A wrong passphrase imports nothing.
+    let other = Store::init();
+    let args = ["import", sealed.to_str().unwrap()];
+    let out = run_env(&other, &args, &[(PASSPHRASE_ENV, "not it")]);
+    failed(&out, 6, "wrong export passphrase");
+    assert_eq!(other.json(&["ls"]), serde_json::json!([]));
+    // No passphrase and no terminal: the variable is named; --without-secrets needs none.
+    let err = failed(&run_env(&other, &args, &[]), 2, PASSPHRASE_ENV);
+    assert!(err.contains("--without-secrets"), "{err}");
+    other.ok(&["import", sealed.to_str().unwrap(), "--without-secrets"]);
+    assert_eq!(other.json(&["show", "trader"])["has_password"], false);
+}
+
+#[test]
+fn import_clashes_follow_on_clash_and_choose() {
+    let from = populated();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.json");
+    from.ok(&["export", "-o", file.to_str().unwrap()]);
+    let file = file.to_str().unwrap();
+
+    let into = Store::init();
+    into.ok(&["add", "local", "--host", "elsewhere"]);
+    into.ok(&["add", "scratch", "--host", "10.9.9.9"]);
+
+    // The preview names the clashes and the fields that differ.
+    let preview = into.json(&["import", file, "--dry-run"]);
+    assert_eq!(preview["clashes"], 2);
+    let local = preview["preview"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "connection" && r["name"] == "local")
+        .unwrap();
+    assert_eq!(local["status"], "clash");
+    assert!(
+        local["differences"]
+            .as_array()
+            .unwrap()
+            .contains(&"host".into())
+    );
+    assert_eq!(local["action"], "skip");
+
+    // Without a terminal and without --on-clash, clashes are skipped.
+    let report = into.json(&["import", file]);
+    assert_eq!(report["report"]["skipped"], 2);
+    assert_eq!(into.json(&["show", "local"])["host"], "elsewhere");
+
+    // A default for the clashes, and a choice for one of them.
+    let report = into.json(&[
+        "import",
+        file,
+        "--on-clash",
+        "keep-both",
+        "--choose",
+        "connection:scratch=replace",
+    ]);
+    assert_eq!(report["report"]["replaced"], 1);
+    assert_eq!(
+        report["report"]["renamed"][0]["new_name"],
+        "local (imported)"
+    );
+    assert_eq!(into.json(&["show", "scratch"])["host"], "10.1.2.3");
+    assert_eq!(into.json(&["show", "local"])["host"], "elsewhere");
+    assert_eq!(
+        into.json(&["show", "local (imported)"])["host"],
+        "localhost"
+    );
+
+    // Bad choices and bad files are clear errors.
+    failed(
+        &into.run(&["import", file, "--choose", "connection:ghost=replace"]),
+        1,
+        "the file has no connection `ghost`",
+    );
+    let out = into.run(&["import", file, "--choose", "connection:local"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = into.run(&["import", file, "--on-clash", "merge"]);
+    assert_eq!(out.status.code(), Some(2));
+    let db = into.file.to_str().unwrap().to_owned();
+    let err = failed(
+        &from.run(&["import", &db]),
+        1,
+        "is not an ores bookmark export",
+    );
+    assert!(err.contains("import-ore"), "{err}");
+    let json = dir.path().join("other.json");
+    std::fs::write(&json, "{\"hello\": 1}").unwrap();
+    failed(
+        &into.run(&["import", json.to_str().unwrap()]),
+        1,
+        "not an ores bookmark export",
+    );
+}
+
+// ------------------------------------------------------------- ORE import
+
+const ORE_ENV: &str = "ORES_ORE_MASTER_PASSWORD";
+const ORE_MASTER: &str = "ore master";
+
+/// ORE Studio's encryption of a saved password: base64(salt16 ‖ iv12 ‖ tag16 ‖ ciphertext)
+/// under PBKDF2-HMAC-SHA256(master, salt, 600,000) and AES-256-GCM (as the importer's tests
+/// write it).
+fn ore_encrypt(plain: &str, master: &str) -> String {
+    use aes_gcm::aead::{Nonce, Tag};
+    use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
+    use base64::Engine as _;
+    use pbkdf2::{Algorithm, Params};
+    let salt: [u8; 16] = rand::random();
+    let iv: [u8; 12] = rand::random();
+    let mut key = [0u8; 32];
+    let params = Params::recommended_for(Algorithm::Pbkdf2Sha256);
+    assert_eq!(params.rounds(), 600_000);
+    pbkdf2::pbkdf2_hmac_with_params(
+        master.as_bytes(),
+        &salt,
+        Algorithm::Pbkdf2Sha256,
+        params,
+        &mut key,
+    );
+    let cipher = Aes256Gcm::new_from_slice(&key).unwrap();
+    let mut buffer = plain.as_bytes().to_vec();
+    let tag: Tag<Aes256Gcm> = cipher
+        .encrypt_inout_detached(
+            &Nonce::<Aes256Gcm>::try_from(&iv[..]).unwrap(),
+            &[],
+            buffer.as_mut_slice().into(),
+        )
+        .unwrap();
+    let mut combined = Vec::new();
+    combined.extend_from_slice(&salt);
+    combined.extend_from_slice(&iv);
+    combined.extend_from_slice(&tag);
+    combined.extend_from_slice(&buffer);
+    base64::engine::general_purpose::STANDARD.encode(combined)
+}
+
+/// An ORE Studio `connections.db` (its schema verbatim): folders Production/EMEA, a tag, an
+/// environment, a connection to it with a saved password and one with its own host.
+fn ore_file(path: &std::path::Path) {
+    use rusqlite::{Connection, params};
+    let db = Connection::open(path).unwrap();
+    db.execute_batch(
+        "PRAGMA foreign_keys = ON;
+        CREATE TABLE IF NOT EXISTS folders (id TEXT PRIMARY KEY, name TEXT NOT NULL,
+            parent_id TEXT, description TEXT,
+            FOREIGN KEY (parent_id) REFERENCES folders(id) ON DELETE CASCADE);
+        CREATE TABLE IF NOT EXISTS tags (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        CREATE TABLE IF NOT EXISTS environments (id TEXT PRIMARY KEY, folder_id TEXT,
+            name TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL, description TEXT,
+            subject_prefix TEXT NOT NULL DEFAULT '',
+            FOREIGN KEY (folder_id) REFERENCES folders(id) ON DELETE SET NULL);
+        CREATE TABLE IF NOT EXISTS connections (id TEXT PRIMARY KEY, folder_id TEXT,
+            environment_id TEXT, name TEXT NOT NULL, host TEXT, port INTEGER,
+            username TEXT NOT NULL, encrypted_password TEXT, description TEXT,
+            FOREIGN KEY (folder_id) REFERENCES folders(id) ON DELETE SET NULL,
+            FOREIGN KEY (environment_id) REFERENCES environments(id) ON DELETE SET NULL);
+        CREATE TABLE IF NOT EXISTS environment_tags (environment_id TEXT NOT NULL,
+            tag_id TEXT NOT NULL, PRIMARY KEY (environment_id, tag_id),
+            FOREIGN KEY (environment_id) REFERENCES environments(id) ON DELETE CASCADE,
+            FOREIGN KEY (tag_id) REFERENCES tags(id) ON DELETE CASCADE);
+        CREATE TABLE IF NOT EXISTS connection_tags (connection_id TEXT NOT NULL,
+            tag_id TEXT NOT NULL, PRIMARY KEY (connection_id, tag_id),
+            FOREIGN KEY (connection_id) REFERENCES connections(id) ON DELETE CASCADE,
+            FOREIGN KEY (tag_id) REFERENCES tags(id) ON DELETE CASCADE);
+        ALTER TABLE environments ADD COLUMN http_port INTEGER NOT NULL DEFAULT 8080;",
+    )
+    .unwrap();
+    let folder = "INSERT INTO folders (id, name, parent_id, description) VALUES (?1, ?2, ?3, ?4)";
+    db.execute(folder, params!["f1", "Production", None::<String>, "live"])
+        .unwrap();
+    db.execute(folder, params!["f2", "EMEA", "f1", None::<String>])
+        .unwrap();
+    db.execute("INSERT INTO tags (id, name) VALUES ('t1', 'prod')", [])
+        .unwrap();
+    db.execute(
+        "INSERT INTO environments (id, folder_id, name, host, port, description, \
+         subject_prefix, http_port) VALUES ('e1', 'f2', 'prod-ldn', 'ldn.example.com', 4222, \
+         'London', 'prod.ldn', 8443)",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO environment_tags (environment_id, tag_id) VALUES ('e1', 't1')",
+        [],
+    )
+    .unwrap();
+    let conn = "INSERT INTO connections (id, folder_id, environment_id, name, host, port, \
+                username, encrypted_password, description) \
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    db.execute(
+        conn,
+        params![
+            "c1",
+            "f2",
+            "e1",
+            "alice@prod-ldn",
+            None::<String>,
+            None::<i64>,
+            "alice",
+            ore_encrypt("p@ss-ldn", ORE_MASTER),
+            "via the env"
+        ],
+    )
+    .unwrap();
+    db.execute(
+        conn,
+        params![
+            "c2",
+            None::<String>,
+            None::<String>,
+            "bob-direct",
+            "nats.example.org",
+            4333,
+            "bob",
+            "",
+            ""
+        ],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO connection_tags (connection_id, tag_id) VALUES ('c1', 't1')",
+        [],
+    )
+    .unwrap();
+}
+
+#[test]
+fn import_ore_reads_an_ore_studio_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ore = dir.path().join("connections.db");
+    ore_file(&ore);
+    let ore = ore.to_str().unwrap();
+    let store = Store::init();
+    store.ok(&["add", "bob-direct", "--host", "old.example.org"]);
+
+    // No ORE master password: the variable is named.
+    failed(&run_env(&store, &["import-ore", ore], &[]), 2, ORE_ENV);
+    // A wrong one.
+    failed(
+        &run_env(&store, &["import-ore", ore], &[(ORE_ENV, "nope")]),
+        6,
+        "wrong master password",
+    );
+
+    // Preview only.
+    let args = ["import-ore", ore, "--dry-run"];
+    let preview = succeeded(&run_env(&store, &args, &[(ORE_ENV, ORE_MASTER)]), &args);
+    let row = |name: &str| {
+        preview
+            .lines()
+            .find(|l| l.starts_with("connection") && l.contains(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{preview}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        row("alice@prod-ldn"),
+        "connection alice@prod-ldn new create"
+    );
+    assert_eq!(
+        row("bob-direct"),
+        "connection bob-direct clash host, port, username skip"
+    );
+    assert!(preview.contains("Dry run"), "{preview}");
+    assert_eq!(names(&store.json(&["ls"])), ["bob-direct"]);
+
+    // Import, replacing the clash.
+    let args = ["import-ore", ore, "--on-clash", "replace", "--json"];
+    let out = run_env(&store, &args, &[(ORE_ENV, ORE_MASTER)]);
+    let report: Value = serde_json::from_str(&succeeded(&out, &args)).unwrap();
+    assert_eq!(report["report"]["replaced"], 1);
+    assert_eq!(report["report"]["passwords_imported"], 1);
+    let alice = store.json(&["show", "alice@prod-ldn", "--reveal"]);
+    assert_eq!(alice["password"], "p@ss-ldn");
+    assert_eq!(alice["folder"], "Production/EMEA");
+    assert_eq!(alice["environment"], "prod-ldn");
+    assert_eq!(alice["target"]["subject_prefix"], "prod.ldn");
+    assert_eq!(alice["tags"], serde_json::json!(["prod"]));
+    let bob = store.json(&["show", "bob-direct"]);
+    assert_eq!(bob["host"], "nats.example.org");
+    assert_eq!(bob["port"], 4333);
+
+    // Not an ORE file.
+    let args = ["import-ore", store.file.to_str().unwrap()];
+    failed(
+        &run_env(&store, &args, &[(ORE_ENV, ORE_MASTER)]),
+        1,
+        "not an ORE Studio connections database",
+    );
+}

@@ -5,6 +5,7 @@
 mod catalog;
 mod connections;
 mod environments;
+mod exchange;
 mod folders;
 mod ping;
 mod recent;
@@ -45,12 +46,20 @@ Examples:
   # Is it up? Connect and ask every service for $SRV.PING
   ores bookmarks test trader --timeout 3s
 
+  # Move bookmarks between machines (passwords sealed under an export passphrase)
+  ores bookmarks export --with-secrets -o bookmarks.json
+  ores bookmarks import bookmarks.json --dry-run
+  ores bookmarks import bookmarks.json --on-clash keep-both --choose connection:trader=replace
+  ores bookmarks import-ore path/to/ore-studio/connections.db
+
   # Scripts: the master password from the environment, JSON on standard output
   ORES_CONNECTIONS_MASTER_PASSWORD=... ores bookmarks show trader --reveal --json
 
 Environment:
   ORES_BOOKMARKS_FILE                the store file (as --file)
-  ORES_CONNECTIONS_MASTER_PASSWORD   the master password (else it is asked for on the terminal)";
+  ORES_CONNECTIONS_MASTER_PASSWORD   the master password (else it is asked for on the terminal)
+  ORES_BOOKMARKS_EXPORT_PASSPHRASE   the passphrase of an export with secrets (export, import)
+  ORES_ORE_MASTER_PASSWORD           ORE Studio's master password (import-ore)";
 
 /// The arguments of `ores bookmarks` (its help text is on `Command::Bookmarks` in `main.rs`).
 #[derive(Debug, Args)]
@@ -85,6 +94,8 @@ enum Command {
     Init,
     /// Change the master password
     Passwd(PasswdArgs),
+    /// Check the store file for damage
+    Check,
     /// Show folders, environments and connections as a tree
     Tree,
     /// List connections
@@ -123,6 +134,12 @@ enum Command {
     Recent(recent::RecentCommand),
     /// Connect to a connection's server and report the services answering $SRV.PING
     Test(TestArgs),
+    /// Write every bookmark to a JSON file (passwords only with --with-secrets, sealed)
+    Export(exchange::ExportArgs),
+    /// Import a JSON export: preview first, then a choice for each clash
+    Import(exchange::ImportArgs),
+    /// Import ORE Studio's connections.db: preview first, then a choice for each clash
+    ImportOre(exchange::ImportOreArgs),
 }
 
 /// `ores bookmarks passwd`.
@@ -373,6 +390,7 @@ async fn command(session: &Session, ui: Ui, command: Command) -> CliResult {
     match command {
         Command::Init => vault::init(session, ui).await,
         Command::Passwd(a) => vault::passwd(session, ui, a.new_password_stdin).await,
+        Command::Check => vault::check(session, ui).await,
         Command::Tree => connections::tree(session, ui).await,
         Command::Ls(a) => connections::ls(session, ui, a).await,
         Command::Search(a) => connections::search(session, ui, &a.query).await,
@@ -389,6 +407,9 @@ async fn command(session: &Session, ui: Ui, command: Command) -> CliResult {
         Command::Tag(c) => tags::run(session, ui, c).await,
         Command::Recent(c) => recent::run(session, ui, c).await,
         Command::Test(a) => ping::test(session, ui, a).await,
+        Command::Export(a) => exchange::export(session, ui, a).await,
+        Command::Import(a) => exchange::import(session, ui, a).await,
+        Command::ImportOre(a) => exchange::import_ore(session, ui, a).await,
     }
 }
 

@@ -1,5 +1,5 @@
-//! `ores bookmarks init` and `ores bookmarks passwd`: creating the store with its master
-//! password, and changing that password.
+//! The store as a whole: `ores bookmarks init` (create it with its master password), `passwd`
+//! (change that password) and `check` (SQLite's integrity check).
 
 use super::secrets;
 use super::session::Session;
@@ -59,4 +59,16 @@ pub(super) async fn passwd(session: &Session, ui: Ui, new_from_stdin: bool) -> C
         return ui.json(&serde_json::json!({ "changed": true }));
     }
     ui.done("Changed the master password.")
+}
+
+/// `ores bookmarks check`: SQLite's integrity check of the store file.
+pub(super) async fn check(session: &Session, ui: Ui) -> CliResult {
+    session
+        .bookmarks()
+        .with_store(|s| Ok(s.check_integrity()?))
+        .await?;
+    if ui.json {
+        return ui.json(&serde_json::json!({ "ok": true }));
+    }
+    ui.done(&format!("`{}` is intact.", session.path().display()))
 }
