@@ -570,6 +570,7 @@ fn no_terminal_and_no_environment_names_the_variable() {
     assert!(err.contains("not a terminal"), "{err}");
     let fresh = Store::new();
     failed(&fresh.run_with(&["init"], None, None), 2, MASTER_ENV);
+    assert!(!fresh.file.exists(), "a failed init leaves no file behind");
 }
 
 #[test]

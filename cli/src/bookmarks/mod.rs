@@ -380,9 +380,18 @@ async fn dispatch(args: BookmarksArgs) -> CliResult {
     };
     let path = session::store_path(args.global.file.as_deref())?;
     let create = matches!(args.command, Command::Init);
-    let session = Session::open(path, create).await?;
+    let existed = path.exists();
+    let session = Session::open(path.clone(), create).await?;
     let result = command(&session, ui, args.command).await;
     session.close().await;
+    if create && !existed && result.is_err() {
+        // A failed `init` (no password given) leaves no empty store behind.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
     result
 }
 
