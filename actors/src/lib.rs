@@ -7,7 +7,9 @@
 //! - `service`: the `ServiceActor` service runner speaking the NATS service protocol — guide
 //!   `docs/services.md`;
 //! - `eventing`: the event bus on a PostgreSQL log, bridged to NATS — guide `docs/eventing.md`;
-//! - `connections`: the encrypted connection-bookmark store (vault, SQLite store and the supervised `BookmarkStore` actor; import/export and CLI to come).
+//! - `connections`: the encrypted connection-bookmark store (vault, SQLite store, the
+//!   supervised `BookmarkStore` actor and its handle, JSON export/import, ORE Studio import)
+//!   — guide `docs/bookmarks.md`.
 
 #![deny(missing_docs)]
 
