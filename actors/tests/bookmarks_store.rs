@@ -506,6 +506,21 @@ fn search_by_name_host_or_tag_ignoring_case() {
     let found = store.search("LOCALHOST").unwrap();
     assert_eq!(found.connections.len(), 1);
     assert!(store.search("nothing").unwrap().connections.is_empty());
+
+    // Case is ignored beyond ASCII too, in names and in tags.
+    store
+        .create_connection(&ConnectionSpec {
+            tags: vec!["Société".into()],
+            ..conn_spec("Zürich-Handel", "zh.example")
+        })
+        .unwrap();
+    assert_eq!(
+        store.search("ZÜRICH").unwrap().connections[0].spec.name,
+        "Zürich-Handel"
+    );
+    assert_eq!(store.search("SOCIÉTÉ").unwrap().connections.len(), 1);
+    // Everything, for an empty query.
+    assert_eq!(store.search("  ").unwrap().connections.len(), 3);
 }
 
 #[test]

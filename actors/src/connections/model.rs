@@ -164,6 +164,23 @@ pub struct ResolvedConnection {
     pub password_sealed: Option<Vec<u8>>,
 }
 
+/// The URL of a NATS server: `nats://host:port`, an IPv6 address in brackets.
+pub fn nats_url(host: &str, port: u16) -> String {
+    let host = host.trim();
+    if host.contains(':') && !host.starts_with('[') {
+        format!("nats://[{host}]:{port}")
+    } else {
+        format!("nats://{host}:{port}")
+    }
+}
+
+impl ResolvedConnection {
+    /// The server URL, `nats://host:port` (see [`nats_url`]).
+    pub fn nats_url(&self) -> String {
+        nats_url(&self.host, self.port)
+    }
+}
+
 /// A party the user selected recently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecentParty {

@@ -7,16 +7,6 @@ use super::model::ResolvedConnection;
 use super::vault::Secret;
 
 impl ResolvedConnection {
-    /// The server URL, `nats://host:port` (an IPv6 address in brackets).
-    pub fn nats_url(&self) -> String {
-        let host = self.host.trim();
-        if host.contains(':') && !host.starts_with('[') {
-            format!("nats://[{host}]:{}", self.port)
-        } else {
-            format!("nats://{host}:{}", self.port)
-        }
-    }
-
     /// A [`NatsConfig`] for this connection: its URL, its subject prefix, and, when it has a
     /// user name, that user with `password` (from [`Bookmarks::resolve`]); the connection
     /// name the server shows is `ores:<bookmark name>`. Checked with

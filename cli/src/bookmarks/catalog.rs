@@ -25,14 +25,7 @@ pub(crate) fn split_folder_path(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// `nats://host:port`.
-pub(crate) fn nats_url(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("nats://[{host}]:{port}")
-    } else {
-        format!("nats://{host}:{port}")
-    }
-}
+pub(crate) use ores_actors::connections::model::nats_url;
 
 /// A snapshot of the store.
 #[derive(Debug, Clone, Default)]

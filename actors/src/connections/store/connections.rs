@@ -102,12 +102,12 @@ impl Store {
         check_changed("connection", id.0, changed)
     }
 
-    fn query_connections(
+    pub(super) fn query_connections(
         &self,
         filter: &str,
         value: &dyn rusqlite::ToSql,
     ) -> Result<Vec<Connection>> {
-        let mut stmt = self.db.prepare(&format!(
+        let mut stmt = self.db.prepare_cached(&format!(
             "SELECT {CONNECTION_COLUMNS} FROM connections {filter} ORDER BY name"
         ))?;
         let mut conns = if filter.is_empty() {

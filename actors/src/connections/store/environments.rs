@@ -85,7 +85,7 @@ impl Store {
         filter: &str,
         value: &dyn rusqlite::ToSql,
     ) -> Result<Vec<Environment>> {
-        let mut stmt = self.db.prepare(&format!(
+        let mut stmt = self.db.prepare_cached(&format!(
             "SELECT {ENVIRONMENT_COLUMNS} FROM environments {filter} ORDER BY name"
         ))?;
         let mut envs = if filter.is_empty() {

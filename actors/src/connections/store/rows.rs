@@ -58,23 +58,49 @@ pub(super) fn connection_from_row(row: &Row<'_>) -> rusqlite::Result<Connection>
     })
 }
 
-/// Tag names by owner id, from `environment_tags` or `connection_tags`, sorted.
-pub(super) fn tag_map(
+/// Every tag's name, by id.
+pub(super) fn tag_names(db: &Db) -> Result<HashMap<i64, String>> {
+    let mut stmt = db.prepare_cached("SELECT id, name FROM tags")?;
+    let names = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<HashMap<_, _>>>()?;
+    Ok(names)
+}
+
+/// Tag ids by owner id, from `environment_tags` or `connection_tags` (the link table's own
+/// index answers this: no join, no sort).
+pub(super) fn tag_links(
     db: &Db,
     link_table: &str,
     owner_column: &str,
-) -> Result<HashMap<i64, Vec<String>>> {
-    let mut stmt = db.prepare(&format!(
-        "SELECT l.{owner_column}, t.name FROM {link_table} l JOIN tags t ON t.id = l.tag_id \
-         ORDER BY t.name"
-    ))?;
-    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+) -> Result<HashMap<i64, Vec<i64>>> {
+    let mut stmt =
+        db.prepare_cached(&format!("SELECT {owner_column}, tag_id FROM {link_table}"))?;
+    let mut map: HashMap<i64, Vec<i64>> = HashMap::new();
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
     for row in rows {
         let (owner, tag) = row?;
         map.entry(owner).or_default().push(tag);
     }
     Ok(map)
+}
+
+/// Tag names by owner id, from `environment_tags` or `connection_tags`, each list sorted.
+pub(super) fn tag_map(
+    db: &Db,
+    link_table: &str,
+    owner_column: &str,
+) -> Result<HashMap<i64, Vec<String>>> {
+    let names = tag_names(db)?;
+    Ok(tag_links(db, link_table, owner_column)?
+        .into_iter()
+        .map(|(owner, ids)| {
+            let mut tags: Vec<String> =
+                ids.iter().filter_map(|id| names.get(id).cloned()).collect();
+            tags.sort_unstable();
+            (owner, tags)
+        })
+        .collect())
 }
 
 /// Replaces the tags of one owner, creating tags on demand.
