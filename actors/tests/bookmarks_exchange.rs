@@ -227,7 +227,10 @@ fn export_without_secrets_contains_no_password() {
     assert_eq!(value["format"], "ores-bookmarks");
     assert_eq!(value["version"], 1);
     assert!(value["secrets"].is_null());
-    assert!(value["exported_at"].as_str().unwrap().ends_with('Z'));
+    // RFC 3339 in UTC, to the second: `2026-12-05T01:00:00Z`.
+    let at = value["exported_at"].as_str().unwrap();
+    assert_eq!(at.len(), 20, "{at}");
+    assert!(at.ends_with('Z') && at.as_bytes()[10] == b'T', "{at}");
 
     let back = exchange::from_json(&json, None).unwrap();
     assert!(back.connections.iter().all(|c| c.password.is_none()));
