@@ -270,19 +270,7 @@ fn apply_edit(catalog: &Catalog, args: &EditArgs, spec: &mut ConnectionSpec) -> 
     if let Some(path) = &args.folder {
         spec.folder_id = catalog.find_folder(path)?;
     }
-    for tag in &args.tag {
-        if !spec.tags.contains(tag) {
-            spec.tags.push(tag.clone());
-        }
-    }
-    for tag in &args.untag {
-        if !spec.tags.contains(tag) {
-            return Err(CliError::new(format!(
-                "connection `{name}` has no tag `{tag}`"
-            )));
-        }
-        spec.tags.retain(|t| t != tag);
-    }
+    super::tags::edit_tags("connection", name, &mut spec.tags, &args.tag, &args.untag)?;
     if let Some(description) = &args.description {
         spec.description = description.clone();
     }

@@ -222,20 +222,13 @@ async fn edit(session: &Session, ui: Ui, args: EnvEditArgs) -> CliResult {
     if let Some(path) = &args.folder {
         spec.folder_id = catalog.find_folder(path)?;
     }
-    for tag in &args.tag {
-        if !spec.tags.contains(tag) {
-            spec.tags.push(tag.clone());
-        }
-    }
-    for tag in &args.untag {
-        if !spec.tags.contains(tag) {
-            return Err(CliError::new(format!(
-                "environment `{}` has no tag `{tag}`",
-                args.name
-            )));
-        }
-        spec.tags.retain(|t| t != tag);
-    }
+    super::tags::edit_tags(
+        "environment",
+        &args.name,
+        &mut spec.tags,
+        &args.tag,
+        &args.untag,
+    )?;
     if let Some(description) = &args.description {
         spec.description = description.clone();
     }

@@ -6,7 +6,7 @@ use super::catalog::Catalog;
 use super::render;
 use super::session::Session;
 use super::view::{RemovedView, TagView};
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 use crate::output::Ui;
 
 /// The tag commands.
@@ -99,4 +99,27 @@ async fn report(session: &Session, ui: Ui, name: &str, message: &str) -> CliResu
         return ui.json(&view);
     }
     ui.done(message)
+}
+
+/// Applies `--tag` (add) and `--untag` (remove) to the tags of the `kind` named `name`; removing
+/// a tag it does not have is an error naming both.
+pub(super) fn edit_tags(
+    kind: &str,
+    name: &str,
+    tags: &mut Vec<String>,
+    add: &[String],
+    remove: &[String],
+) -> CliResult {
+    for tag in add {
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+        }
+    }
+    for tag in remove {
+        if !tags.contains(tag) {
+            return Err(CliError::new(format!("{kind} `{name}` has no tag `{tag}`")));
+        }
+        tags.retain(|t| t != tag);
+    }
+    Ok(())
 }

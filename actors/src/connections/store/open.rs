@@ -111,8 +111,13 @@ impl Store {
     /// SQLite's quick check (page structure, not index contents), run at every opening so a
     /// damaged file is reported as such before any operation half-reads it.
     fn quick_check(&self) -> Result<()> {
+        self.run_check("PRAGMA quick_check(5)")
+    }
+
+    /// Runs an integrity pragma: `ok`, or [`StoreError::Corrupt`] with its first lines.
+    fn run_check(&self, pragma: &str) -> Result<()> {
         let lines = (|| {
-            let mut stmt = self.db.prepare("PRAGMA quick_check(5)")?;
+            let mut stmt = self.db.prepare(pragma)?;
             stmt.query_map([], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })()
@@ -227,18 +232,7 @@ impl Store {
     /// [`StoreError::Corrupt`] with what the check reported; a SQLite error (for a file too
     /// damaged to be read at all).
     pub fn check_integrity(&self) -> Result<()> {
-        let mut stmt = self.db.prepare("PRAGMA integrity_check(5)")?;
-        let lines = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        if lines.len() == 1 && lines[0] == "ok" {
-            Ok(())
-        } else {
-            Err(StoreError::Corrupt {
-                path: self.path.clone(),
-                detail: lines.join("; "),
-            })
-        }
+        self.run_check("PRAGMA integrity_check(5)")
     }
 
     /// The file this store uses.
