@@ -1,6 +1,6 @@
 //! [`Ui`]: where a command's output goes. Data goes to standard output (as text, or as JSON
 //! with `--json`); confirmations too, unless `-q`; errors go to standard error (see
-//! [`CliError`](crate::error::CliError)). A closed pipe (`ores bookmarks ls | head -1`) ends
+//! [`CliError`]). A closed pipe (`ores bookmarks ls | head -1`) ends
 //! the output quietly instead of panicking.
 
 use std::io::Write;

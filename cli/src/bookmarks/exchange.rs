@@ -47,7 +47,7 @@ pub(crate) enum ClashArg {
     Skip,
     /// Overwrite the existing record
     Replace,
-    /// Import the record beside the existing one, as "<name> (imported)"
+    /// Import the record beside the existing one, as "NAME (imported)"
     KeepBoth,
 }
 

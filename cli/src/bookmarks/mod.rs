@@ -304,7 +304,7 @@ struct MvArgs {
 struct DupArgs {
     /// The connection to copy
     name: String,
-    /// The copy's name [default: "<name> (copy)"]
+    /// The copy's name [default: "NAME (copy)"]
     #[arg(long = "name", value_name = "NEW")]
     new_name: Option<String>,
 }
