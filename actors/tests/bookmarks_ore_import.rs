@@ -1,5 +1,6 @@
-//! Import of an ORE Studio `connections.db`: files built here in ORE's exact format (its DDL
-//! verbatim, passwords encrypted as ORE does), plus one value made by another implementation.
+//! Import of an ORE Studio `connections.db`: files built in ORE's exact format (its DDL
+//! verbatim, passwords encrypted as ORE does) with `ores_testkit::ore_studio`, plus one value
+//! made by another implementation.
 #![cfg(feature = "connections")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,8 +8,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use aes_gcm::aead::{Nonce, Tag};
-use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ores_actors::connections::actor::{open_password, seal_password};
@@ -17,144 +16,29 @@ use ores_actors::connections::model::{ConnectionSpec, EnvironmentSpec, FolderId}
 use ores_actors::connections::ore_import::{OreImportError, PBKDF2_ITERATIONS, read_ore_file};
 use ores_actors::connections::store::Store;
 use ores_actors::connections::vault::{Secret, VaultKey};
+use ores_testkit::ore_studio::{
+    self, Environment, Folder, OreStudioFile, Schema, Tag, create_schema,
+};
 use pbkdf2::sha2::{Digest, Sha256};
-use pbkdf2::{Algorithm, Params};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use tempfile::TempDir;
 
 const MASTER: &str = "correct horse battery staple";
 const ALICE_PW: &str = "p@ss-ldn";
 const BOB_PW: &str = "bob's sécret ✓";
 
-// ORE Studio's schema, verbatim from `sqlite_context::initialize_schema`.
-const CREATE_FOLDERS: &str = r#"
-        CREATE TABLE IF NOT EXISTS folders (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            parent_id TEXT,
-            description TEXT,
-            FOREIGN KEY (parent_id) REFERENCES folders(id) ON DELETE CASCADE
-        )
-    "#;
-const CREATE_TAGS: &str = r#"
-        CREATE TABLE IF NOT EXISTS tags (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE
-        )
-    "#;
-const CREATE_ENVIRONMENTS: &str = r#"
-        CREATE TABLE IF NOT EXISTS environments (
-            id TEXT PRIMARY KEY,
-            folder_id TEXT,
-            name TEXT NOT NULL,
-            host TEXT NOT NULL,
-            port INTEGER NOT NULL,
-            description TEXT,
-            subject_prefix TEXT NOT NULL DEFAULT '',
-            FOREIGN KEY (folder_id) REFERENCES folders(id) ON DELETE SET NULL
-        )
-    "#;
-const CREATE_CONNECTIONS: &str = r#"
-        CREATE TABLE IF NOT EXISTS connections (
-            id TEXT PRIMARY KEY,
-            folder_id TEXT,
-            environment_id TEXT,
-            name TEXT NOT NULL,
-            host TEXT,
-            port INTEGER,
-            username TEXT NOT NULL,
-            encrypted_password TEXT,
-            description TEXT,
-            FOREIGN KEY (folder_id) REFERENCES folders(id) ON DELETE SET NULL,
-            FOREIGN KEY (environment_id) REFERENCES environments(id) ON DELETE SET NULL
-        )
-    "#;
-const CREATE_ENVIRONMENT_TAGS: &str = r#"
-        CREATE TABLE IF NOT EXISTS environment_tags (
-            environment_id TEXT NOT NULL,
-            tag_id TEXT NOT NULL,
-            PRIMARY KEY (environment_id, tag_id),
-            FOREIGN KEY (environment_id) REFERENCES environments(id) ON DELETE CASCADE,
-            FOREIGN KEY (tag_id) REFERENCES tags(id) ON DELETE CASCADE
-        )
-    "#;
-const CREATE_CONNECTION_TAGS: &str = r#"
-        CREATE TABLE IF NOT EXISTS connection_tags (
-            connection_id TEXT NOT NULL,
-            tag_id TEXT NOT NULL,
-            PRIMARY KEY (connection_id, tag_id),
-            FOREIGN KEY (connection_id) REFERENCES connections(id) ON DELETE CASCADE,
-            FOREIGN KEY (tag_id) REFERENCES tags(id) ON DELETE CASCADE
-        )
-    "#;
-
-/// ORE's schema as a current ORE Studio leaves it. The migrations adding `folders.description`
-/// and `environments.subject_prefix` fail on a new file (the columns exist) and ORE ignores
-/// that; the one adding `http_port` succeeds.
-fn ore_schema(db: &Connection) {
-    create_tables(db);
-    db.execute_batch("ALTER TABLE environments ADD COLUMN http_port INTEGER NOT NULL DEFAULT 8080")
-        .unwrap();
-}
-
-/// ORE's schema before the `http_port` migration.
-fn create_tables(db: &Connection) {
-    db.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-    for ddl in [
-        CREATE_FOLDERS,
-        CREATE_TAGS,
-        CREATE_ENVIRONMENTS,
-        CREATE_CONNECTIONS,
-        CREATE_ENVIRONMENT_TAGS,
-        CREATE_CONNECTION_TAGS,
-    ] {
-        db.execute_batch(ddl).unwrap();
-    }
-}
-
-/// ORE's encryption (`encryption_service::encrypt`), written here with the RustCrypto crates:
-/// base64(salt16 ‖ iv12 ‖ tag16 ‖ ciphertext), key = PBKDF2-HMAC-SHA256(master, salt, 600k).
-fn ore_encrypt(plain: &str, master: &str) -> String {
-    if plain.is_empty() {
-        return String::new();
-    }
-    let salt: [u8; 16] = rand::random();
-    let iv: [u8; 12] = rand::random();
-    let mut key = [0u8; 32];
-    // pbkdf2's non-generic entry point (optimized in debug builds); its recommended rounds
-    // are ORE's 600,000.
-    let params = Params::recommended_for(Algorithm::Pbkdf2Sha256);
-    assert_eq!(params.rounds(), PBKDF2_ITERATIONS);
-    assert_eq!(PBKDF2_ITERATIONS, 600_000);
-    pbkdf2::pbkdf2_hmac_with_params(
-        master.as_bytes(),
-        &salt,
-        Algorithm::Pbkdf2Sha256,
-        params,
-        &mut key,
-    );
-    let cipher = Aes256Gcm::new_from_slice(&key).unwrap();
-    let mut buffer = plain.as_bytes().to_vec();
-    let tag: Tag<Aes256Gcm> = cipher
-        .encrypt_inout_detached(
-            &Nonce::<Aes256Gcm>::try_from(&iv[..]).unwrap(),
-            &[],
-            buffer.as_mut_slice().into(),
-        )
-        .unwrap();
-    let mut combined = Vec::new();
-    combined.extend_from_slice(&salt);
-    combined.extend_from_slice(&iv);
-    combined.extend_from_slice(&tag);
-    combined.extend_from_slice(&buffer);
-    STANDARD.encode(combined)
-}
-
 /// The two passwords of the main fixture, encrypted once per test binary (each costs a
 /// 600,000-iteration PBKDF2).
 fn encrypted() -> &'static (String, String) {
     static CELL: OnceLock<(String, String)> = OnceLock::new();
-    CELL.get_or_init(|| (ore_encrypt(ALICE_PW, MASTER), ore_encrypt(BOB_PW, MASTER)))
+    // The fixture's iterations are the importer's.
+    assert_eq!(ore_studio::PBKDF2_ITERATIONS, PBKDF2_ITERATIONS);
+    CELL.get_or_init(|| {
+        (
+            ore_studio::encrypt_password(ALICE_PW, MASTER),
+            ore_studio::encrypt_password(BOB_PW, MASTER),
+        )
+    })
 }
 
 fn file_hash(path: &Path) -> Vec<u8> {
@@ -180,119 +64,93 @@ const C_DAVE: &str = "9d4d0000-0000-4000-8000-000000000004";
 /// to the London environment (password), bob with his own host and port (password), carol
 /// with an empty password and dave with a NULL one.
 fn build_main(path: &Path, alice_pw: &str, bob_pw: &str) {
-    let db = Connection::open(path).unwrap();
-    ore_schema(&db);
-    let folder = "INSERT INTO folders (id, name, parent_id, description) VALUES (?1, ?2, ?3, ?4)";
-    db.execute(
-        folder,
-        params![F_PROD, "Production", None::<String>, "live systems"],
-    )
-    .unwrap();
-    db.execute(folder, params![F_EMEA, "EMEA", F_PROD, None::<String>])
-        .unwrap();
-    db.execute(folder, params![F_LDN, "London", F_EMEA, ""])
-        .unwrap();
-    db.execute(folder, params![F_DEV, "Dev", None::<String>, "laptops"])
-        .unwrap();
+    let ore = OreStudioFile::create(path).unwrap();
+    let folder = |id, name, parent_id, description| {
+        ore.add_folder(&Folder {
+            id: Some(id),
+            name,
+            parent_id,
+            description,
+        })
+        .unwrap()
+    };
+    folder(F_PROD, "Production", None, Some("live systems"));
+    folder(F_EMEA, "EMEA", Some(F_PROD), None);
+    folder(F_LDN, "London", Some(F_EMEA), Some(""));
+    folder(F_DEV, "Dev", None, Some("laptops"));
     for (id, name) in [(T_PROD, "prod"), (T_EMEA, "emea"), (T_UNUSED, "unused")] {
-        db.execute(
-            "INSERT INTO tags (id, name) VALUES (?1, ?2)",
-            params![id, name],
-        )
-        .unwrap();
+        ore.add_tag(&Tag { id: Some(id), name }).unwrap();
     }
-    db.execute(
-        "INSERT INTO environments (id, folder_id, name, host, port, description, \
-         subject_prefix, http_port) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            E_LDN,
-            F_LDN,
-            "prod-ldn",
-            "ldn.example.com",
-            4222,
-            "London prod",
-            "prod.ldn",
-            8443
-        ],
-    )
+    ore.add_environment(&Environment {
+        id: Some(E_LDN),
+        folder_id: Some(F_LDN),
+        name: "prod-ldn",
+        host: "ldn.example.com",
+        port: 4222,
+        description: Some("London prod"),
+        subject_prefix: Some("prod.ldn"),
+        http_port: Some(8443),
+    })
     .unwrap();
     // As ORE's insert does without the newer columns: their defaults apply.
-    db.execute(
-        "INSERT INTO environments (id, folder_id, name, host, port, description) \
-         VALUES (?1, NULL, 'dev-local', 'localhost', 4223, NULL)",
-        [E_DEV],
-    )
+    ore.add_environment(&Environment {
+        id: Some(E_DEV),
+        name: "dev-local",
+        host: "localhost",
+        port: 4223,
+        ..Environment::default()
+    })
     .unwrap();
-    let conn = "INSERT INTO connections (id, folder_id, environment_id, name, host, port, \
-                username, encrypted_password, description) \
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-    db.execute(
-        conn,
-        params![
-            C_ALICE,
-            F_EMEA,
-            E_LDN,
-            "alice@prod-ldn",
-            None::<String>,
-            None::<i64>,
-            "alice",
-            alice_pw,
-            "via the env"
-        ],
-    )
-    .unwrap();
-    db.execute(
-        conn,
-        params![
-            C_BOB,
-            F_DEV,
-            None::<String>,
-            "bob-direct",
-            "nats.example.org",
-            4333,
-            "bob",
-            bob_pw,
-            ""
-        ],
-    )
-    .unwrap();
-    db.execute(
-        conn,
-        params![
-            C_CAROL,
-            None::<String>,
-            E_DEV,
-            "carol-local",
-            None::<String>,
-            None::<i64>,
-            "carol",
-            "",
-            None::<String>
-        ],
-    )
-    .unwrap();
-    db.execute(
-        conn,
-        params![
-            C_DAVE,
-            F_LDN,
-            E_LDN,
-            "dave",
-            "",
-            0,
-            "dave",
-            None::<String>,
-            "d"
-        ],
-    )
-    .unwrap();
-    let env_tag = "INSERT INTO environment_tags (environment_id, tag_id) VALUES (?1, ?2)";
-    db.execute(env_tag, [E_LDN, T_PROD]).unwrap();
-    db.execute(env_tag, [E_LDN, T_EMEA]).unwrap();
-    let conn_tag = "INSERT INTO connection_tags (connection_id, tag_id) VALUES (?1, ?2)";
-    db.execute(conn_tag, [C_ALICE, T_PROD]).unwrap();
-    db.execute(conn_tag, [C_BOB, T_EMEA]).unwrap();
-    db.execute(conn_tag, [C_BOB, T_PROD]).unwrap();
+    let connections = [
+        ore_studio::Connection {
+            id: Some(C_ALICE),
+            folder_id: Some(F_EMEA),
+            environment_id: Some(E_LDN),
+            name: "alice@prod-ldn",
+            username: "alice",
+            encrypted_password: Some(alice_pw),
+            description: Some("via the env"),
+            ..Default::default()
+        },
+        ore_studio::Connection {
+            id: Some(C_BOB),
+            folder_id: Some(F_DEV),
+            name: "bob-direct",
+            host: Some("nats.example.org"),
+            port: Some(4333),
+            username: "bob",
+            encrypted_password: Some(bob_pw),
+            description: Some(""),
+            ..Default::default()
+        },
+        ore_studio::Connection {
+            id: Some(C_CAROL),
+            environment_id: Some(E_DEV),
+            name: "carol-local",
+            username: "carol",
+            encrypted_password: Some(""),
+            ..Default::default()
+        },
+        ore_studio::Connection {
+            id: Some(C_DAVE),
+            folder_id: Some(F_LDN),
+            environment_id: Some(E_LDN),
+            name: "dave",
+            host: Some(""),
+            port: Some(0),
+            username: "dave",
+            description: Some("d"),
+            ..Default::default()
+        },
+    ];
+    for connection in &connections {
+        ore.add_connection(connection).unwrap();
+    }
+    ore.tag_environment(E_LDN, T_PROD).unwrap();
+    ore.tag_environment(E_LDN, T_EMEA).unwrap();
+    ore.tag_connection(C_ALICE, T_PROD).unwrap();
+    ore.tag_connection(C_BOB, T_EMEA).unwrap();
+    ore.tag_connection(C_BOB, T_PROD).unwrap();
 }
 
 fn main_file() -> (TempDir, PathBuf) {
@@ -618,7 +476,7 @@ fn files_that_are_not_ore_databases_are_refused() {
     // ORE's tables but one.
     let partial = dir.path().join("partial.db");
     let db = Connection::open(&partial).unwrap();
-    create_tables(&db);
+    create_schema(&db, Schema::BeforeHttpPort).unwrap();
     db.execute_batch("DROP TABLE connection_tags").unwrap();
     drop(db);
     let err = read_ore_file(&partial, &master()).unwrap_err();
@@ -648,7 +506,7 @@ fn an_older_ore_file_gets_the_defaults() {
     let file = dir.path().join("connections.db");
     let db = Connection::open(&file).unwrap();
     // Before the http_port migration.
-    create_tables(&db);
+    create_schema(&db, Schema::BeforeHttpPort).unwrap();
     db.execute(
         "INSERT INTO environments (id, name, host, port, subject_prefix) \
          VALUES ('e1', 'uat', 'uat.example.com', 4222, 'uat')",
@@ -699,7 +557,7 @@ fn duplicate_and_empty_names_are_made_unique_in_row_order() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("connections.db");
     let db = Connection::open(&file).unwrap();
-    ore_schema(&db);
+    create_schema(&db, Schema::Current).unwrap();
     db.execute_batch(
         "INSERT INTO folders (id, name, parent_id) VALUES ('f1', 'Team', NULL);
          INSERT INTO folders (id, name, parent_id) VALUES ('f2', 'Team', NULL);
@@ -762,7 +620,7 @@ fn broken_links_and_parent_cycles_are_repaired() {
     let file = dir.path().join("connections.db");
     let db = Connection::open(&file).unwrap();
     // ORE's repositories open their own connections without foreign keys, so this can happen.
-    ore_schema(&db);
+    create_schema(&db, Schema::Current).unwrap();
     db.execute_batch(
         "PRAGMA foreign_keys = OFF;
          INSERT INTO folders (id, name, parent_id) VALUES ('orphan', 'Orphan', 'gone');
@@ -805,7 +663,7 @@ fn a_port_out_of_range_names_the_record() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("connections.db");
     let db = Connection::open(&file).unwrap();
-    ore_schema(&db);
+    create_schema(&db, Schema::Current).unwrap();
     db.execute_batch(
         "INSERT INTO environments (id, name, host, port, http_port) VALUES ('e', 'big', 'h', 1, 70000)",
     )
@@ -846,7 +704,7 @@ fn a_value_encrypted_by_another_implementation_decrypts() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("connections.db");
     let db = Connection::open(&file).unwrap();
-    ore_schema(&db);
+    create_schema(&db, Schema::Current).unwrap();
     db.execute(
         "INSERT INTO connections (id, name, host, port, username, encrypted_password) \
          VALUES ('c', 'py', 'h', 4222, 'u', ?1)",

@@ -982,131 +982,68 @@ fn import_clashes_follow_on_clash_and_choose() {
 const ORE_ENV: &str = "ORES_ORE_MASTER_PASSWORD";
 const ORE_MASTER: &str = "ore master";
 
-/// ORE Studio's encryption of a saved password: base64(salt16 ‖ iv12 ‖ tag16 ‖ ciphertext)
-/// under PBKDF2-HMAC-SHA256(master, salt, 600,000) and AES-256-GCM (as the importer's tests
-/// write it).
-fn ore_encrypt(plain: &str, master: &str) -> String {
-    use aes_gcm::aead::{Nonce, Tag};
-    use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
-    use base64::Engine as _;
-    use pbkdf2::{Algorithm, Params};
-    let salt: [u8; 16] = rand::random();
-    let iv: [u8; 12] = rand::random();
-    let mut key = [0u8; 32];
-    let params = Params::recommended_for(Algorithm::Pbkdf2Sha256);
-    assert_eq!(params.rounds(), 600_000);
-    pbkdf2::pbkdf2_hmac_with_params(
-        master.as_bytes(),
-        &salt,
-        Algorithm::Pbkdf2Sha256,
-        params,
-        &mut key,
-    );
-    let cipher = Aes256Gcm::new_from_slice(&key).unwrap();
-    let mut buffer = plain.as_bytes().to_vec();
-    let tag: Tag<Aes256Gcm> = cipher
-        .encrypt_inout_detached(
-            &Nonce::<Aes256Gcm>::try_from(&iv[..]).unwrap(),
-            &[],
-            buffer.as_mut_slice().into(),
-        )
-        .unwrap();
-    let mut combined = Vec::new();
-    combined.extend_from_slice(&salt);
-    combined.extend_from_slice(&iv);
-    combined.extend_from_slice(&tag);
-    combined.extend_from_slice(&buffer);
-    base64::engine::general_purpose::STANDARD.encode(combined)
-}
-
-/// An ORE Studio `connections.db` (its schema verbatim): folders Production/EMEA, a tag, an
-/// environment, a connection to it with a saved password and one with its own host.
+/// An ORE Studio `connections.db` (`ores_testkit::ore_studio`: ORE's schema verbatim):
+/// folders Production/EMEA, a tag, an environment, a connection to it with a saved password
+/// and one with its own host.
 fn ore_file(path: &std::path::Path) {
-    use rusqlite::{Connection, params};
-    let db = Connection::open(path).unwrap();
-    db.execute_batch(
-        "PRAGMA foreign_keys = ON;
-        CREATE TABLE IF NOT EXISTS folders (id TEXT PRIMARY KEY, name TEXT NOT NULL,
-            parent_id TEXT, description TEXT,
-            FOREIGN KEY (parent_id) REFERENCES folders(id) ON DELETE CASCADE);
-        CREATE TABLE IF NOT EXISTS tags (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-        CREATE TABLE IF NOT EXISTS environments (id TEXT PRIMARY KEY, folder_id TEXT,
-            name TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL, description TEXT,
-            subject_prefix TEXT NOT NULL DEFAULT '',
-            FOREIGN KEY (folder_id) REFERENCES folders(id) ON DELETE SET NULL);
-        CREATE TABLE IF NOT EXISTS connections (id TEXT PRIMARY KEY, folder_id TEXT,
-            environment_id TEXT, name TEXT NOT NULL, host TEXT, port INTEGER,
-            username TEXT NOT NULL, encrypted_password TEXT, description TEXT,
-            FOREIGN KEY (folder_id) REFERENCES folders(id) ON DELETE SET NULL,
-            FOREIGN KEY (environment_id) REFERENCES environments(id) ON DELETE SET NULL);
-        CREATE TABLE IF NOT EXISTS environment_tags (environment_id TEXT NOT NULL,
-            tag_id TEXT NOT NULL, PRIMARY KEY (environment_id, tag_id),
-            FOREIGN KEY (environment_id) REFERENCES environments(id) ON DELETE CASCADE,
-            FOREIGN KEY (tag_id) REFERENCES tags(id) ON DELETE CASCADE);
-        CREATE TABLE IF NOT EXISTS connection_tags (connection_id TEXT NOT NULL,
-            tag_id TEXT NOT NULL, PRIMARY KEY (connection_id, tag_id),
-            FOREIGN KEY (connection_id) REFERENCES connections(id) ON DELETE CASCADE,
-            FOREIGN KEY (tag_id) REFERENCES tags(id) ON DELETE CASCADE);
-        ALTER TABLE environments ADD COLUMN http_port INTEGER NOT NULL DEFAULT 8080;",
-    )
-    .unwrap();
-    let folder = "INSERT INTO folders (id, name, parent_id, description) VALUES (?1, ?2, ?3, ?4)";
-    db.execute(folder, params!["f1", "Production", None::<String>, "live"])
+    use ores_testkit::ore_studio::{self, Environment, Folder, OreStudioFile, Tag};
+    let ore = OreStudioFile::create(path).unwrap();
+    let production = ore
+        .add_folder(&Folder {
+            name: "Production",
+            description: Some("live"),
+            ..Folder::default()
+        })
         .unwrap();
-    db.execute(folder, params!["f2", "EMEA", "f1", None::<String>])
+    let emea = ore
+        .add_folder(&Folder {
+            name: "EMEA",
+            parent_id: Some(&production),
+            ..Folder::default()
+        })
         .unwrap();
-    db.execute("INSERT INTO tags (id, name) VALUES ('t1', 'prod')", [])
+    let prod = ore
+        .add_tag(&Tag {
+            name: "prod",
+            ..Tag::default()
+        })
         .unwrap();
-    db.execute(
-        "INSERT INTO environments (id, folder_id, name, host, port, description, \
-         subject_prefix, http_port) VALUES ('e1', 'f2', 'prod-ldn', 'ldn.example.com', 4222, \
-         'London', 'prod.ldn', 8443)",
-        [],
-    )
+    let env = ore
+        .add_environment(&Environment {
+            folder_id: Some(&emea),
+            name: "prod-ldn",
+            host: "ldn.example.com",
+            port: 4222,
+            description: Some("London"),
+            subject_prefix: Some("prod.ldn"),
+            http_port: Some(8443),
+            ..Environment::default()
+        })
+        .unwrap();
+    ore.tag_environment(&env, &prod).unwrap();
+    let password = ore_studio::encrypt_password("p@ss-ldn", ORE_MASTER);
+    let alice = ore
+        .add_connection(&ore_studio::Connection {
+            folder_id: Some(&emea),
+            environment_id: Some(&env),
+            name: "alice@prod-ldn",
+            username: "alice",
+            encrypted_password: Some(&password),
+            description: Some("via the env"),
+            ..ore_studio::Connection::default()
+        })
+        .unwrap();
+    ore.add_connection(&ore_studio::Connection {
+        name: "bob-direct",
+        host: Some("nats.example.org"),
+        port: Some(4333),
+        username: "bob",
+        encrypted_password: Some(""),
+        description: Some(""),
+        ..ore_studio::Connection::default()
+    })
     .unwrap();
-    db.execute(
-        "INSERT INTO environment_tags (environment_id, tag_id) VALUES ('e1', 't1')",
-        [],
-    )
-    .unwrap();
-    let conn = "INSERT INTO connections (id, folder_id, environment_id, name, host, port, \
-                username, encrypted_password, description) \
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-    db.execute(
-        conn,
-        params![
-            "c1",
-            "f2",
-            "e1",
-            "alice@prod-ldn",
-            None::<String>,
-            None::<i64>,
-            "alice",
-            ore_encrypt("p@ss-ldn", ORE_MASTER),
-            "via the env"
-        ],
-    )
-    .unwrap();
-    db.execute(
-        conn,
-        params![
-            "c2",
-            None::<String>,
-            None::<String>,
-            "bob-direct",
-            "nats.example.org",
-            4333,
-            "bob",
-            "",
-            ""
-        ],
-    )
-    .unwrap();
-    db.execute(
-        "INSERT INTO connection_tags (connection_id, tag_id) VALUES ('c1', 't1')",
-        [],
-    )
-    .unwrap();
+    ore.tag_connection(&alice, &prod).unwrap();
 }
 
 #[test]

@@ -35,6 +35,9 @@
 //! }
 //! ```
 //!
+//! Besides, [`ore_studio`] writes ORE Studio `connections.db` files in ORE's exact format, for
+//! the tests of the ORE importer.
+//!
 //! The guide is `docs/testing.md`.
 
 #![deny(missing_docs)]
@@ -46,6 +49,7 @@ mod kit;
 mod logs;
 mod migrations;
 pub mod nats_server;
+pub mod ore_studio;
 mod probe;
 pub mod proxy;
 mod run;
