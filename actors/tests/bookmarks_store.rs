@@ -610,3 +610,22 @@ fn vault_row_round_trips() {
     let store = reopen(store);
     assert_eq!(store.get_vault().unwrap(), Some(v2));
 }
+
+#[test]
+fn a_panicking_transaction_is_undone_and_the_store_stays_usable() {
+    let (_dir, mut store) = fresh();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: Result<(), StoreError> = store.transaction(|s| {
+            s.create_folder("half-done", None, "")?;
+            panic!("boom");
+        });
+    }));
+    assert!(caught.is_err());
+    assert!(store.folders().unwrap().is_empty());
+    // No transaction was left open: the next one commits and is seen by a fresh connection.
+    store
+        .transaction(|s| s.create_folder("kept", None, "").map(|_| ()))
+        .unwrap();
+    let store = reopen(store);
+    assert_eq!(store.folders().unwrap()[0].name, "kept");
+}

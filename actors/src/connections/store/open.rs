@@ -184,7 +184,8 @@ impl Store {
     }
 
     /// Runs `f` as one transaction: everything it writes is kept if it returns `Ok`, and
-    /// undone if it returns an error. Calls nest (savepoints).
+    /// undone if it returns an error or panics (the panic then continues). Calls nest
+    /// (savepoints).
     ///
     /// ```no_run
     /// # use ores_actors::connections::store::{Store, StoreError};
@@ -208,21 +209,36 @@ impl Store {
         self.db
             .execute_batch("SAVEPOINT ores_store_tx")
             .map_err(sqlite)?;
-        match f(self) {
-            Ok(value) => {
-                self.db
-                    .execute_batch("RELEASE ores_store_tx")
-                    .map_err(sqlite)?;
-                Ok(value)
+        // A panic in `f` must not leave the savepoint open on this connection.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                self.roll_back("ores_store_tx");
+                std::panic::resume_unwind(panic);
             }
+        };
+        match outcome {
+            Ok(value) => match self.db.execute_batch("RELEASE ores_store_tx") {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    self.roll_back("ores_store_tx");
+                    Err(sqlite(e))
+                }
+            },
             Err(e) => {
-                // Best effort: the error of `f` is the one to report.
-                let _ = self
-                    .db
-                    .execute_batch("ROLLBACK TO ores_store_tx; RELEASE ores_store_tx");
+                // The error of `f` is the one to report.
+                self.roll_back("ores_store_tx");
                 Err(e)
             }
         }
+    }
+
+    /// Undoes and closes the savepoint `name`, best effort (the caller reports its own error).
+    fn roll_back(&self, name: &str) {
+        let _ = self
+            .db
+            .execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
     }
 
     /// Runs SQLite's integrity check over the whole file.
