@@ -10,7 +10,7 @@ use ores_actors::connections::actor::{self, BookmarkConfig, BookmarkError, Bookm
 use ores_actors::connections::model::{ConnectionId, ConnectionSpec, EnvironmentSpec, Vault};
 use ores_actors::connections::store::Store;
 use ores_actors::connections::vault::{self, KdfParams, Secret, VaultError, VaultKey};
-use ores_runtime::supervisor::{ChildStatus, Supervisor};
+use ores_runtime::supervisor::{ChildStatus, Supervisor, SupervisorEvent};
 use tempfile::TempDir;
 
 /// Cheap key derivation so debug builds stay fast; the policy itself is tested in the vault.
@@ -255,20 +255,16 @@ async fn restarted_actor_comes_back_locked_with_the_file_intact() {
     f.bm.init(pw(MASTER)).await.unwrap();
     f.bm.unlock(pw(MASTER)).await.unwrap();
     f.bm.save_connection_password(a, pw(SECRET)).await.unwrap();
-    let first = f.bm.child().current().unwrap();
-    first.kill();
-    // The handle follows the restart.
-    let mut waited = 0;
-    while f
-        .bm
-        .child()
-        .current()
-        .is_none_or(|r| r.get_id() == first.get_id())
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        waited += 1;
-        assert!(waited < 500, "not restarted");
-    }
+    let mut events = f.sup.events();
+    f.bm.child().current().unwrap().kill();
+    // The supervisor restarts it; the handle follows.
+    events
+        .wait_for(
+            Duration::from_secs(10),
+            |e| matches!(e, SupervisorEvent::Started { child, .. } if &**child == "bookmarks"),
+        )
+        .await
+        .expect("restarted");
     assert_eq!(f.bm.child().status(), ChildStatus::Running);
     assert!(!f.bm.is_unlocked().await.unwrap());
     assert!(matches!(
@@ -516,4 +512,35 @@ async fn a_resolved_bookmark_gives_a_nats_config_that_connects() {
         err.to_string().contains("bookmark `beta` has none"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_panicking_operation_crashes_the_actor_which_restarts_locked() {
+    let (f, a, _) = start().await;
+    f.bm.init(pw(MASTER)).await.unwrap();
+    f.bm.unlock(pw(MASTER)).await.unwrap();
+    f.bm.save_connection_password(a, pw(SECRET)).await.unwrap();
+    let mut events = f.sup.events();
+    let err =
+        f.bm.with_store(|s| -> actor::Result<()> {
+            s.transaction(|s| {
+                s.create_folder("half-done", None, "")?;
+                panic!("a bug in a store job");
+            })
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BookmarkError::Unavailable(_)), "{err:?}");
+    events
+        .wait_for(
+            Duration::from_secs(10),
+            |e| matches!(e, SupervisorEvent::Started { child, .. } if &**child == "bookmarks"),
+        )
+        .await
+        .expect("restarted after the panic");
+    // Back on a fresh connection: usable, locked, the panicked transaction undone.
+    assert!(!f.bm.is_unlocked().await.unwrap());
+    assert!(f.bm.folders().await.unwrap().is_empty());
+    f.bm.unlock(pw(MASTER)).await.unwrap();
+    assert_eq!(f.bm.connection_password(a).await.unwrap().expose(), SECRET);
 }

@@ -398,6 +398,11 @@ impl Actor for BookmarkStore {
         state: &mut BookmarkState,
     ) -> Result<(), ActorProcessingErr> {
         self.handle_msg(state, msg).await;
+        // Work that panicked while holding the store poisons its lock: the actor fails, and
+        // its supervisor restarts it on a fresh connection with the vault locked.
+        if state.store.is_poisoned() {
+            return Err("a store operation panicked; restarting the bookmark store".into());
+        }
         Ok(())
     }
 }
