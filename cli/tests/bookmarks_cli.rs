@@ -456,7 +456,6 @@ fn recent_parties_newest_first() {
     let store = Store::init();
     assert_eq!(store.json(&["recent", "ls"]), serde_json::json!([]));
     store.ok(&["recent", "add", "p-1", "Party One"]);
-    std::thread::sleep(std::time::Duration::from_millis(5));
     store.ok(&["recent", "add", "p-2", "Party Two"]);
     let recent = store.json(&["recent", "ls"]);
     assert_eq!(recent[0]["party_name"], "Party Two");
