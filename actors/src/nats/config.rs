@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use ores_runtime::config::{NatsSettings, WireFormat};
 
-/// A secret string (password, token, NKey seed): never shown by `Debug`.
+/// A secret string (password, token, NKey seed): never shown by `Debug`, wiped from memory
+/// when dropped (async-nats receives its own copy when connecting).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(zeroize::Zeroizing<String>);
 
 impl Secret {
     /// Wrap a secret.
     pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
+        Self(zeroize::Zeroizing::new(s.into()))
     }
 
     /// The secret itself.

@@ -413,6 +413,7 @@ impl RequestHeaders {
     }
 
     /// Headers with nothing set, not even a correlation id (one is made when they are sent).
+    #[cfg_attr(not(feature = "service"), allow(dead_code))]
     pub(crate) fn blank() -> Self {
         Self {
             correlation_id: String::new(),
