@@ -41,9 +41,9 @@
 //! ```
 //!
 //! ## Modules
-//! - [`supervisor`]: [`Supervisor`](supervisor::Supervisor), [`ChildSpec`](supervisor::ChildSpec),
-//!   strategies, restart types, intensity, backoff, stable [`ChildHandle`](supervisor::ChildHandle)s
-//!   and the [`SupervisorEvent`](supervisor::SupervisorEvent) stream (guide: `docs/supervision.md`);
+//! - [`supervisor`]: [`Supervisor`], [`ChildSpec`],
+//!   strategies, restart types, intensity, backoff, stable [`ChildHandle`]s
+//!   and the [`SupervisorEvent`] stream (guide: `docs/supervision.md`);
 //! - [`runtime`]: [`Runtime::builder`](runtime::Runtime::builder), ordered shutdown,
 //!   `run_until_signal`, systemd `READY=1`;
 //! - [`config`]: defaults < TOML file < environment < explicit values, ORE's `ORES_*` names
