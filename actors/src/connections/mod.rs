@@ -23,8 +23,6 @@ pub mod document;
 pub mod exchange;
 pub mod handle;
 pub mod model;
-#[cfg(feature = "nats")]
-mod nats_target;
 pub mod ore_import;
 pub mod schema;
 pub mod store;
