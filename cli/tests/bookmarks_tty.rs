@@ -107,6 +107,45 @@ impl Terminal {
         }
     }
 
+    /// The pseudo-terminal the program runs on (`/dev/pts/N`), from the file descriptors of
+    /// `script`'s child.
+    fn pty(&self) -> Option<std::path::PathBuf> {
+        let pid = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+        children.split_whitespace().find_map(|child| {
+            std::fs::read_link(format!("/proc/{child}/fd/0"))
+                .ok()
+                .filter(|p| p.starts_with("/dev/pts"))
+        })
+    }
+
+    /// Waits until the terminal's echo is off: the program has switched it off to read a
+    /// password. (A password prompt is printed just before echo goes off; typing in between
+    /// would be echoed by the terminal, as it would for a person typing ahead.)
+    fn wait_for_echo_off(&self) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(pty) = self.pty() {
+                let settings = Command::new("stty")
+                    .arg("-F")
+                    .arg(&pty)
+                    .arg("-a")
+                    .output()
+                    .unwrap();
+                let settings = String::from_utf8_lossy(&settings.stdout).into_owned();
+                if settings.split_whitespace().any(|flag| flag == "-echo") {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the terminal's echo was never switched off; it shows:\n{}",
+                self.text()
+            );
+            std::thread::yield_now();
+        }
+    }
+
     fn type_line(&mut self, line: &str) {
         self.input.write_all(line.as_bytes()).unwrap();
         self.input.write_all(b"\n").unwrap();
@@ -168,8 +207,10 @@ fn init_asks_twice_without_echo_and_the_password_opens_the_vault() {
 
     let mut term = Terminal::start(&file, &["init"], &[]);
     let at = term.expect("Master password:", 0);
+    term.wait_for_echo_off();
     term.type_line(master);
     let at = term.expect("Repeat master password:", at);
+    term.wait_for_echo_off();
     term.type_line(master);
     term.expect("Initialized", at);
     let (ok, shown) = term.finish();
