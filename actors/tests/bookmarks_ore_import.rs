@@ -720,3 +720,40 @@ fn a_value_encrypted_by_another_implementation_decrypts() {
     let err = read_ore_file(&file, &master()).unwrap_err();
     assert!(matches!(err, OreImportError::WrongPassword), "{err:?}");
 }
+
+#[test]
+fn without_secrets_reads_the_same_bookmarks_and_needs_no_password() {
+    let (_dir, file) = main_file();
+    let before = file_hash(&file);
+    let with = read_ore_file(&file, &master()).unwrap();
+    let without =
+        ores_actors::connections::ore_import::read_ore_file_without_secrets(&file).unwrap();
+    assert!(without.connections.iter().all(|c| c.password.is_none()));
+    assert_eq!(with.folders, without.folders);
+    assert_eq!(with.environments, without.environments);
+    let summary = |doc: &Document| {
+        doc.connections
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.folder.clone(),
+                    c.environment.clone(),
+                    c.tags.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&with), summary(&without));
+    let saved = with
+        .connections
+        .iter()
+        .filter(|c| c.password.is_some())
+        .count();
+    assert!(saved > 0);
+    assert_eq!(
+        ores_actors::connections::ore_import::count_saved_passwords(&file).unwrap(),
+        saved
+    );
+    assert_eq!(file_hash(&file), before);
+}

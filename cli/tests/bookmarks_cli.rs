@@ -1102,11 +1102,26 @@ fn import_ore_reads_an_ore_studio_file() {
     assert_eq!(bob["host"], "nats.example.org");
     assert_eq!(bob["port"], 4333);
 
-    // Not an ORE file.
+    // Not an ORE file: said before any password is asked for.
     let args = ["import-ore", store.file.to_str().unwrap()];
     failed(
         &run_env(&store, &args, &[(ORE_ENV, ORE_MASTER)]),
         1,
         "not an ORE Studio connections database",
     );
+    failed(
+        &run_env(&store, &args, &[]),
+        1,
+        "not an ORE Studio connections database",
+    );
+
+    // Without the passwords, no ORE master password is needed.
+    let fresh = Store::init();
+    let args = ["import-ore", ore, "--without-secrets", "--json"];
+    let out = run_env(&fresh, &args, &[]);
+    let report: Value = serde_json::from_str(&succeeded(&out, &args)).unwrap();
+    assert_eq!(report["report"]["passwords_imported"], 0);
+    let alice = fresh.json(&["show", "alice@prod-ldn"]);
+    assert_eq!(alice["has_password"], false);
+    assert_eq!(alice["environment"], "prod-ldn");
 }

@@ -210,7 +210,37 @@ pub enum OreImportError {
 /// [`OreImportError::Io`] when reading fails.
 pub fn read_ore_file(path: &Path, master: &Secret) -> Result<Document, OreImportError> {
     let raw = read_raw(path)?;
-    build_document(raw, master)
+    build_document(raw, Some(master))
+}
+
+/// Reads the ORE Studio bookmarks file at `path` leaving every password out (no master
+/// password needed, nothing decrypted): for importing the bookmarks alone, or for checking
+/// that a file is ORE's before asking for its master password.
+///
+/// # Errors
+///
+/// As [`read_ore_file`], less the password errors.
+pub fn read_ore_file_without_secrets(path: &Path) -> Result<Document, OreImportError> {
+    let raw = read_raw(path)?;
+    build_document(raw, None)
+}
+
+/// How many connections of the ORE Studio file at `path` have a saved password (so whether
+/// its master password is needed), without decrypting any.
+///
+/// # Errors
+///
+/// As [`read_ore_file_without_secrets`].
+pub fn count_saved_passwords(path: &Path) -> Result<usize, OreImportError> {
+    Ok(read_raw(path)?
+        .connections
+        .iter()
+        .filter(|c| {
+            c.encrypted_password
+                .as_deref()
+                .is_some_and(|v| !v.is_empty())
+        })
+        .count())
 }
 
 // ------------------------------------------------------------------ reading the file
@@ -589,7 +619,7 @@ fn tag_links(
     map
 }
 
-fn build_document(raw: Raw, master: &Secret) -> Result<Document, OreImportError> {
+fn build_document(raw: Raw, master: Option<&Secret>) -> Result<Document, OreImportError> {
     let paths = folder_paths(&raw.folders);
     let folder_of = |id: &Option<String>| -> FolderPath {
         id.as_deref()
@@ -634,7 +664,10 @@ fn build_document(raw: Raw, master: &Secret) -> Result<Document, OreImportError>
         });
     }
 
-    let mut passwords = decrypt_all(&raw.connections, master)?;
+    let mut passwords = match master {
+        Some(master) => decrypt_all(&raw.connections, master)?,
+        None => HashMap::new(),
+    };
     let mut unique = UniqueNames::new(raw.connections.iter().map(|c| c.name.as_str()));
     let mut connections = Vec::with_capacity(raw.connections.len());
     for (i, conn) in raw.connections.iter().enumerate() {

@@ -268,6 +268,15 @@ pub(super) async fn import(session: &Session, ui: Ui, args: ImportArgs) -> CliRe
 
 /// `ores bookmarks import-ore`.
 pub(super) async fn import_ore(session: &Session, ui: Ui, args: ImportOreArgs) -> CliResult {
+    // Read it without the passwords first: a file that is not ORE's is reported before any
+    // password is asked for, and `--without-secrets` needs no password at all.
+    let path = args.input.clone();
+    let doc = tokio::task::spawn_blocking(move || ore_import::read_ore_file_without_secrets(&path))
+        .await
+        .map_err(|e| CliError::new(format!("reading the ORE file failed: {e}")))??;
+    if args.options.without_secrets || ore_import::count_saved_passwords(&args.input)? == 0 {
+        return apply(session, ui, doc, &args.options).await;
+    }
     let master = secrets::from_env_or_prompt(
         ORE_MASTER_PASSWORD_ENV,
         "ORE Studio master password: ",
@@ -276,14 +285,9 @@ pub(super) async fn import_ore(session: &Session, ui: Ui, args: ImportOreArgs) -
     )?;
     let path = args.input.clone();
     // 600,000 PBKDF2 iterations per password: off the async threads.
-    let mut doc = tokio::task::spawn_blocking(move || ore_import::read_ore_file(&path, &master))
+    let doc = tokio::task::spawn_blocking(move || ore_import::read_ore_file(&path, &master))
         .await
         .map_err(|e| CliError::new(format!("reading the ORE file failed: {e}")))??;
-    if args.options.without_secrets {
-        for c in &mut doc.connections {
-            c.password = None;
-        }
-    }
     apply(session, ui, doc, &args.options).await
 }
 
