@@ -271,10 +271,15 @@ pub(super) async fn import_ore(session: &Session, ui: Ui, args: ImportOreArgs) -
     // Read it without the passwords first: a file that is not ORE's is reported before any
     // password is asked for, and `--without-secrets` needs no password at all.
     let path = args.input.clone();
-    let doc = tokio::task::spawn_blocking(move || ore_import::read_ore_file_without_secrets(&path))
-        .await
-        .map_err(|e| CliError::new(format!("reading the ORE file failed: {e}")))??;
-    if args.options.without_secrets || ore_import::count_saved_passwords(&args.input)? == 0 {
+    let (doc, saved) = tokio::task::spawn_blocking(move || {
+        Ok::<_, ore_import::OreImportError>((
+            ore_import::read_ore_file_without_secrets(&path)?,
+            ore_import::count_saved_passwords(&path)?,
+        ))
+    })
+    .await
+    .map_err(|e| CliError::new(format!("reading the ORE file failed: {e}")))??;
+    if args.options.without_secrets || saved == 0 {
         return apply(session, ui, doc, &args.options).await;
     }
     let master = secrets::from_env_or_prompt(
