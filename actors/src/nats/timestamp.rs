@@ -88,40 +88,31 @@ impl From<OreTimestamp> for SystemTime {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm), for year ≥ 0.
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The calendar month `month` (1..=12).
+fn month_of(month: u64) -> Option<time::Month> {
+    u8::try_from(month)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
 }
 
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+/// Days since 1970-01-01 of a valid date (checked by the caller).
+fn days_from_civil(year: u64, month: time::Month, day: u64) -> Option<u64> {
+    let date =
+        time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?)
+            .ok()?;
+    u64::try_from(date.to_julian_day() - time::OffsetDateTime::UNIX_EPOCH.date().to_julian_day())
+        .ok()
 }
 
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+/// The date of a day count since 1970-01-01: `(year, month, day)`.
+fn civil_from_days(days: u64) -> (i32, u8, u8) {
+    let epoch = time::OffsetDateTime::UNIX_EPOCH.date().to_julian_day();
+    i32::try_from(days)
+        .ok()
+        .and_then(|d| time::Date::from_julian_day(epoch + d).ok())
+        .map_or((9999, 12, 31), |date| {
+            (date.year(), u8::from(date.month()), date.day())
+        })
 }
 
 impl FromStr for OreTimestamp {
@@ -156,10 +147,13 @@ impl FromStr for OreTimestamp {
                 format!("year {year} is before 1970"),
             ));
         }
-        if !(1..=12).contains(&month) {
+        let Some(calendar_month) = month_of(month) else {
             return Err(range("month", month, 12));
-        }
-        let max_day = days_in_month(year, month);
+        };
+        let max_day = u64::from(time::util::days_in_month(
+            calendar_month,
+            i32::try_from(year).unwrap_or(i32::MAX),
+        ));
         if !(1..=max_day).contains(&day) {
             return Err(range("day", day, max_day));
         }
@@ -181,7 +175,8 @@ impl FromStr for OreTimestamp {
                 format!("second {second} is out of range 0..=59"),
             ));
         }
-        let days = days_from_civil(year, month, day);
+        let days = days_from_civil(year, calendar_month, day)
+            .ok_or_else(|| TimestampError::new(s, SHAPE))?;
         Ok(Self(days * 86_400 + hour * 3600 + minute * 60 + second))
     }
 }
