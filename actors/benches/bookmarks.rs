@@ -25,6 +25,9 @@
 //! rounds. See `docs/benchmarks.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{millis, percentile};
+
 use std::time::{Duration, Instant};
 
 use ores_actors::connections::actor::{self, BookmarkConfig, Bookmarks};
@@ -56,16 +59,11 @@ struct Stats {
 
 fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     Stats {
-        median: at(0.5),
-        p90: at(0.9),
-        max: at(1.0),
+        median: percentile(&samples, 0.5),
+        p90: percentile(&samples, 0.9),
+        max: percentile(&samples, 1.0),
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn report(name: &str, samples: Vec<Duration>, judged: bool) -> Stats {
@@ -79,9 +77,9 @@ fn report(name: &str, samples: Vec<Duration>, judged: bool) -> Stats {
     };
     println!(
         "  {name:<34} median {:>7.2} ms  p90 {:>7.2} ms  max {:>7.2} ms  {verdict}",
-        ms(s.median),
-        ms(s.p90),
-        ms(s.max)
+        millis(s.median),
+        millis(s.p90),
+        millis(s.max)
     );
     s
 }
@@ -171,7 +169,7 @@ async fn main() {
     println!(
         "bookmark store: {CONNECTIONS} connections (sealed passwords), {ENVIRONMENTS} environments, \
          {FOLDERS} folders, {TAGS} tags; filled in {:.0} ms; file and WAL {:.1} MiB; {rounds} rounds",
-        ms(filled_in),
+        millis(filled_in),
         size as f64 / (1024.0 * 1024.0)
     );
 
@@ -313,7 +311,7 @@ async fn main() {
     let worst = judged.iter().map(|s| s.median).max().unwrap_or_default();
     println!(
         "\nverdict: list/search 10 k without decrypting, worst median {:.2} ms: {}",
-        ms(worst),
+        millis(worst),
         if worst <= TARGET { "met" } else { "NOT met" }
     );
 }

@@ -34,6 +34,9 @@
 //! `docs/benchmarks.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{median, micros, percentile};
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -238,29 +241,6 @@ async fn concurrent(ctx: &Arc<Ctx>, variant: Variant, n: usize) -> f64 {
         task.await.unwrap();
     }
     (per_task * IN_FLIGHT) as f64 / t.elapsed().as_secs_f64()
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-fn median(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 fn verdict(ratio: f64) -> &'static str {

@@ -42,6 +42,9 @@
 //! (names, comma-separated) runs only those variants. See `docs/benchmarks.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{median, micros, percentile};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -202,29 +205,6 @@ async fn concurrent(ctx: &Arc<Ctx>, variant: Variant, n: usize, in_flight: usize
         task.await.unwrap();
     }
     (per_task * in_flight, t.elapsed().as_secs_f64())
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-fn median(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 fn fmt_list(v: &[f64]) -> String {
