@@ -4,48 +4,28 @@
 //! subjects and to JetStream, one publishing relay per name across replicas (and the takeover
 //! when the holder goes), remote events in to local subscribers.
 
-use std::borrow::Cow;
+mod common;
+use common::{Tick, bus, tick};
+
 use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use ores_actors::eventing::{EntityChangeEvent, Event, EventBus, EventBusConfig, MSG_ID};
+use ores_actors::eventing::{EntityChangeEvent, Event, EventBus, MSG_ID};
 use ores_actors::nats::Nats;
 use ores_actors::nats::jetstream::{JetStreamAdmin, Storage, StreamSpec};
 use ores_runtime::supervisor::Restart;
 use ores_testkit::TestKit;
-use serde::{Deserialize, Serialize};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// How long "nothing more arrives" is watched for.
 const QUIET: Duration = Duration::from_millis(400);
 const TTL: Duration = Duration::from_millis(900);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Tick {
-    n: u32,
-}
-
-impl Event for Tick {
-    fn topic(&self) -> Cow<'_, str> {
-        Cow::Borrowed("ores.test.tick")
-    }
-}
-
-async fn bus(kit: &TestKit) -> EventBus {
-    let bus = EventBus::new(
-        kit.db().clone(),
-        EventBusConfig::new(kit.schema().as_str()).unwrap(),
-    )
-    .unwrap();
-    kit.spawn(bus.child_spec()).await.unwrap();
-    bus
-}
-
 async fn publish_ticks(bus: &EventBus, range: std::ops::Range<u32>) -> Vec<String> {
     let mut ids = Vec::new();
     for n in range {
-        ids.push(bus.publish(&Tick { n }).await.unwrap());
+        ids.push(bus.publish(&tick(n)).await.unwrap());
     }
     ids
 }
@@ -332,7 +312,7 @@ async fn events_relayed_from_this_log_are_not_bridged_back(kit: TestKit) -> anyh
     )
     .await?;
     let mut local = bus.subscribe::<Tick>("ores.test.*")?;
-    let id = bus.publish(&Tick { n: 7 }).await?;
+    let id = bus.publish(&tick(7)).await?;
     let got = tokio::time::timeout(WAIT, local.recv()).await?.unwrap();
     assert_eq!(got.meta.id, id);
     // It went out on NATS, and the bridge-in (same log) left it alone.

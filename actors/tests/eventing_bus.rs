@@ -3,6 +3,9 @@
 #![cfg(feature = "eventing")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{Tick, bus, tick};
+
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -13,35 +16,6 @@ use ores_testkit::TestKit;
 use serde::{Deserialize, Serialize};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Tick {
-    n: u32,
-    tenant: Option<String>,
-}
-
-impl Event for Tick {
-    fn topic(&self) -> Cow<'_, str> {
-        Cow::Borrowed("ores.test.tick")
-    }
-    fn tenant(&self) -> Option<Cow<'_, str>> {
-        self.tenant.as_deref().map(Cow::Borrowed)
-    }
-}
-
-fn tick(n: u32) -> Tick {
-    Tick { n, tenant: None }
-}
-
-async fn bus(kit: &TestKit) -> EventBus {
-    let bus = EventBus::new(
-        kit.db().clone(),
-        EventBusConfig::new(kit.schema().as_str()).unwrap(),
-    )
-    .unwrap();
-    kit.spawn(bus.child_spec()).await.unwrap();
-    bus
-}
 
 async fn next<T>(sub: &mut ores_actors::eventing::Subscription<T>) -> Delivered<T> {
     tokio::time::timeout(WAIT, sub.recv())

@@ -4,50 +4,22 @@
 //! own schema: resume after a restart, retries, dead letters, start positions, replay,
 //! tenants, delivery to an actor.
 
+mod common;
+use common::{Tick, bus, tick};
+
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use ores_actors::eventing::{
-    Delivered, Event, EventBus, EventBusConfig, GroupDelivery, Offset, Start,
-};
+use ores_actors::eventing::{Delivered, Event, EventBus, GroupDelivery, Offset, Start};
 use ores_testkit::TestKit;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Tick {
-    n: u32,
-    tenant: Option<String>,
-}
-
-impl Event for Tick {
-    fn topic(&self) -> Cow<'_, str> {
-        Cow::Borrowed("ores.test.tick")
-    }
-    fn tenant(&self) -> Option<Cow<'_, str>> {
-        self.tenant.as_deref().map(Cow::Borrowed)
-    }
-}
-
-fn tick(n: u32) -> Tick {
-    Tick { n, tenant: None }
-}
-
-async fn bus(kit: &TestKit) -> EventBus {
-    let bus = EventBus::new(
-        kit.db().clone(),
-        EventBusConfig::new(kit.schema().as_str()).unwrap(),
-    )
-    .unwrap();
-    kit.spawn(bus.child_spec()).await.unwrap();
-    bus
-}
 
 /// What a recording handler saw: the tick number, the event id, its offset.
 type Seen = (u32, String, Offset);

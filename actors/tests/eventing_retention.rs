@@ -3,26 +3,16 @@
 #![cfg(feature = "eventing")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::borrow::Cow;
+mod common;
+use common::{Tick, tick};
+
 use std::time::Duration;
 
-use ores_actors::eventing::{Delivered, Event, EventBus, Subscription, maintain};
+use ores_actors::eventing::{Delivered, EventBus, Subscription, maintain};
 use ores_testkit::TestKit;
-use serde::{Deserialize, Serialize};
 
 const WAIT: Duration = Duration::from_secs(5);
 const DAY: Duration = Duration::from_secs(24 * 3600);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Tick {
-    n: u32,
-}
-
-impl Event for Tick {
-    fn topic(&self) -> Cow<'_, str> {
-        Cow::Borrowed("ores.test.tick")
-    }
-}
 
 async fn next(sub: &mut Subscription<Tick>) -> Delivered<Tick> {
     tokio::time::timeout(WAIT, sub.recv())
@@ -99,7 +89,7 @@ async fn old_days_are_dropped_whole_and_recent_ones_kept(kit: TestKit) -> anyhow
     assert_eq!(partitions(&kit).await, expected);
 
     let mut sub = bus.subscribe::<Tick>("ores.test.tick")?;
-    bus.publish(&Tick { n: 1 }).await?;
+    bus.publish(&tick(1)).await?;
     assert_eq!(next(&mut sub).await.event.n, 1);
     assert_eq!(count(&kit, "events_default").await, 0);
     assert_eq!(
@@ -138,7 +128,7 @@ async fn old_days_are_dropped_whole_and_recent_ones_kept(kit: TestKit) -> anyhow
         "a second run changed something"
     );
 
-    bus.publish(&Tick { n: 2 }).await?;
+    bus.publish(&tick(2)).await?;
     assert_eq!(next(&mut sub).await.event.n, 2);
     Ok(())
 }
@@ -154,7 +144,7 @@ async fn rows_in_the_default_partition_move_into_their_day(kit: TestKit) -> anyh
         .await?;
     let mut sub = bus.subscribe::<Tick>("ores.test.tick")?;
     for n in 0..5 {
-        bus.publish(&Tick { n }).await?;
+        bus.publish(&tick(n)).await?;
     }
     for n in 0..5 {
         assert_eq!(next(&mut sub).await.event.n, n);
@@ -176,7 +166,7 @@ async fn rows_in_the_default_partition_move_into_their_day(kit: TestKit) -> anyh
     assert_eq!(count(&kit, &today).await, 5);
 
     // Flowing on, and the moved events are not delivered again.
-    bus.publish(&Tick { n: 5 }).await?;
+    bus.publish(&tick(5)).await?;
     assert_eq!(next(&mut sub).await.event.n, 5);
     assert_eq!(count(&kit, &today).await, 6);
     Ok(())

@@ -4,25 +4,17 @@
 //! schema: the entity trigger (one event per statement and tenant, in the writing
 //! transaction) and the adapter for ORE's NOTIFY channels.
 
+mod common;
+use common::bus;
+
 use std::time::Duration;
 
 use ores_actors::eventing::{
-    Delivered, EntityChangeEvent, EventBus, EventBusConfig, EventError, OreChannelAdapter,
-    Subscription,
+    Delivered, EntityChangeEvent, EventBus, EventError, OreChannelAdapter, Subscription,
 };
 use ores_testkit::TestKit;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-async fn bus(kit: &TestKit) -> EventBus {
-    let bus = EventBus::new(
-        kit.db().clone(),
-        EventBusConfig::new(kit.schema().as_str()).unwrap(),
-    )
-    .unwrap();
-    kit.spawn(bus.child_spec()).await.unwrap();
-    bus
-}
 
 async fn next(sub: &mut Subscription<EntityChangeEvent>) -> Delivered<EntityChangeEvent> {
     tokio::time::timeout(WAIT, sub.recv())
