@@ -7,7 +7,7 @@ use ores_actors::connections::actor::Bookmarks;
 use ores_actors::connections::model::{
     Connection, ConnectionId, Environment, Folder, FolderId, ResolvedConnection, Tag, TreeLevel,
 };
-use ores_actors::connections::store::StoreError;
+use ores_actors::connections::store::{self, StoreError};
 use ores_actors::connections::vault::Secret;
 
 use super::view::{
@@ -89,9 +89,13 @@ impl Catalog {
         Ok(bookmarks
             .with_store(|s| {
                 let connections = s.connections()?;
+                let environments = s.environments()?;
+                // Resolved from the records just read: no further reads per connection.
+                let by_id: HashMap<_, _> = environments.iter().map(|e| (e.id, e)).collect();
                 let mut targets = HashMap::new();
                 for c in &connections {
-                    match s.resolve(c.id) {
+                    let environment = c.spec.environment_id.and_then(|id| by_id.get(&id).copied());
+                    match store::resolved(c.clone(), environment) {
                         Ok(r) => {
                             targets.insert(c.id, r);
                         }
@@ -101,8 +105,8 @@ impl Catalog {
                 }
                 Ok(Catalog {
                     folders: s.folders()?,
-                    environments: s.environments()?,
                     tags: s.tags()?,
+                    environments,
                     connections,
                     targets,
                 })

@@ -9,7 +9,8 @@ use super::rows::{
     CONNECTION_COLUMNS, connection_from_row, environment_exists, folder_exists, set_tags, tag_map,
 };
 use crate::connections::model::{
-    Connection, ConnectionId, ConnectionSpec, DEFAULT_HTTP_PORT, FolderId, ResolvedConnection,
+    Connection, ConnectionId, ConnectionSpec, DEFAULT_HTTP_PORT, Environment, FolderId,
+    ResolvedConnection,
 };
 
 impl Store {
@@ -117,7 +118,12 @@ impl Store {
             stmt.query_map([value], connection_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         };
-        let mut tags = tag_map(&self.db, "connection_tags", "connection_id")?;
+        let mut tags = tag_map(
+            &self.db,
+            "connection_tags",
+            "connection_id",
+            ("connections", filter, value),
+        )?;
         for conn in &mut conns {
             conn.spec.tags = tags.remove(&conn.id.0).unwrap_or_default();
         }
@@ -228,28 +234,11 @@ impl Store {
     }
 
     fn resolve_connection(&self, conn: Connection) -> Result<ResolvedConnection> {
-        let spec = conn.spec;
-        let (host, port, http_port, subject_prefix) = match spec.environment_id {
-            Some(env) => {
-                let env = self.environment(env)?.spec;
-                (env.host, env.port, env.http_port, env.subject_prefix)
-            }
-            None => match (spec.host, spec.port) {
-                (Some(host), Some(port)) if !host.trim().is_empty() => {
-                    (host, port, DEFAULT_HTTP_PORT, String::new())
-                }
-                _ => return Err(StoreError::Unresolvable { name: spec.name }),
-            },
+        let environment = match conn.spec.environment_id {
+            Some(id) => Some(self.environment(id)?),
+            None => None,
         };
-        Ok(ResolvedConnection {
-            name: spec.name,
-            host,
-            port,
-            http_port,
-            subject_prefix,
-            username: spec.username,
-            password_sealed: spec.password_sealed,
-        })
+        resolved(conn, environment.as_ref())
     }
 
     /// Where and as whom the connection logs in: its environment's host, ports and subject
@@ -270,4 +259,51 @@ impl Store {
     pub fn resolve_by_name(&self, name: &str) -> Result<ResolvedConnection> {
         self.resolve_connection(self.connection_by_name(name)?)
     }
+}
+
+/// Where and as whom `conn` logs in, given its environment (the one its `environment_id`
+/// names, already read): the environment's host, ports and subject prefix when linked, else
+/// its own host and port. What [`Store::resolve`] does, for callers that hold the records
+/// already (no reads).
+///
+/// # Errors
+///
+/// [`StoreError::NotFound`] when `conn` names an environment and `environment` is not it,
+/// [`StoreError::Unresolvable`].
+pub fn resolved(conn: Connection, environment: Option<&Environment>) -> Result<ResolvedConnection> {
+    let spec = conn.spec;
+    let (host, port, http_port, subject_prefix) = match spec.environment_id {
+        Some(id) => match environment {
+            Some(env) if env.id == id => {
+                let env = &env.spec;
+                (
+                    env.host.clone(),
+                    env.port,
+                    env.http_port,
+                    env.subject_prefix.clone(),
+                )
+            }
+            _ => {
+                return Err(StoreError::NotFound {
+                    kind: "environment",
+                    id: id.0,
+                });
+            }
+        },
+        None => match (spec.host, spec.port) {
+            (Some(host), Some(port)) if !host.trim().is_empty() => {
+                (host, port, DEFAULT_HTTP_PORT, String::new())
+            }
+            _ => return Err(StoreError::Unresolvable { name: spec.name }),
+        },
+    };
+    Ok(ResolvedConnection {
+        name: spec.name,
+        host,
+        port,
+        http_port,
+        subject_prefix,
+        username: spec.username,
+        password_sealed: spec.password_sealed,
+    })
 }

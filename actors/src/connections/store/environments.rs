@@ -95,7 +95,12 @@ impl Store {
             stmt.query_map([value], environment_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         };
-        let mut tags = tag_map(&self.db, "environment_tags", "environment_id")?;
+        let mut tags = tag_map(
+            &self.db,
+            "environment_tags",
+            "environment_id",
+            ("environments", filter, value),
+        )?;
         for env in &mut envs {
             env.spec.tags = tags.remove(&env.id.0).unwrap_or_default();
         }

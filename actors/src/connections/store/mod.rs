@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 use rusqlite::Connection as Db;
 
+pub use connections::resolved;
 pub use error::{Result, StoreError};
 pub use open::default_path;
 

@@ -74,25 +74,48 @@ pub(super) fn tag_links(
     link_table: &str,
     owner_column: &str,
 ) -> Result<HashMap<i64, Vec<i64>>> {
-    let mut stmt =
-        db.prepare_cached(&format!("SELECT {owner_column}, tag_id FROM {link_table}"))?;
+    links(db, link_table, owner_column, None)
+}
+
+/// Tag ids by owner id; with `owners = Some((owner_table, filter, value))`, only for the
+/// owners `SELECT id FROM <owner_table> <filter>` selects (`filter` binds `?1` to `value`).
+fn links(
+    db: &Db,
+    link_table: &str,
+    owner_column: &str,
+    owners: Option<(&str, &str, &dyn rusqlite::ToSql)>,
+) -> Result<HashMap<i64, Vec<i64>>> {
+    let mut sql = format!("SELECT {owner_column}, tag_id FROM {link_table}");
+    if let Some((owner_table, filter, _)) = owners {
+        sql.push_str(&format!(
+            " WHERE {owner_column} IN (SELECT id FROM {owner_table} {filter})"
+        ));
+    }
+    let mut stmt = db.prepare_cached(&sql)?;
+    let mut rows = match owners {
+        Some((_, _, value)) => stmt.query([value])?,
+        None => stmt.query([])?,
+    };
     let mut map: HashMap<i64, Vec<i64>> = HashMap::new();
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-    for row in rows {
-        let (owner, tag) = row?;
-        map.entry(owner).or_default().push(tag);
+    while let Some(row) = rows.next()? {
+        map.entry(row.get(0)?).or_default().push(row.get(1)?);
     }
     Ok(map)
 }
 
-/// Tag names by owner id, from `environment_tags` or `connection_tags`, each list sorted.
+/// Tag names by owner id, from `environment_tags` or `connection_tags`, each list sorted:
+/// for every owner when `filter` is empty, else for the owners
+/// `SELECT id FROM <owner_table> <filter>` selects (so looking up one record reads its own
+/// tag links, not all of them).
 pub(super) fn tag_map(
     db: &Db,
     link_table: &str,
     owner_column: &str,
+    (owner_table, filter, value): (&str, &str, &dyn rusqlite::ToSql),
 ) -> Result<HashMap<i64, Vec<String>>> {
     let names = tag_names(db)?;
-    Ok(tag_links(db, link_table, owner_column)?
+    let owners = (!filter.is_empty()).then_some((owner_table, filter, value));
+    Ok(links(db, link_table, owner_column, owners)?
         .into_iter()
         .map(|(owner, ids)| {
             let mut tags: Vec<String> =
