@@ -35,7 +35,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{median, micros, percentile};
+use common::{Req, median, micros, percentile, sample_request};
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -62,17 +62,6 @@ const IN_FLIGHT: usize = 64;
 /// Target ratios (ours / raw time).
 const TARGET: f64 = 1.1;
 
-/// The request body: about 128 bytes as msgpack with named fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Req {
-    id: u64,
-    iso_code: String,
-    name: String,
-    amount: f64,
-    active: bool,
-    tags: Vec<String>,
-}
-
 /// The reply body: the same shape (the responder echoes the request).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Resp {
@@ -82,17 +71,6 @@ struct Resp {
     amount: f64,
     active: bool,
     tags: Vec<String>,
-}
-
-fn sample_request() -> Req {
-    Req {
-        id: 1_234_567,
-        iso_code: "EUR".into(),
-        name: "Euro, single currency of the euro area; ISO 4217.".into(),
-        amount: 1_234.56,
-        active: true,
-        tags: vec!["fiat".into(), "g10".into(), "europe".into(), "ecb".into()],
-    }
 }
 
 /// The variants measured.

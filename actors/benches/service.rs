@@ -43,7 +43,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{median, micros, percentile};
+use common::{Req, median, micros, percentile, sample_request};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,7 +54,6 @@ use bytes::Bytes;
 use futures::StreamExt;
 use ores_actors::nats::{Nats, NatsConfig, nats_subtree};
 use ores_actors::service::{Service, ServiceActor, ServiceError};
-use serde::{Deserialize, Serialize};
 
 /// Rounds of each measurement (plus one warm-up round that is not reported).
 const ROUNDS: usize = 15;
@@ -78,28 +77,6 @@ const BOUND: usize = 256;
 const HOLD: Duration = Duration::from_millis(50);
 /// Bursts of 4×BOUND in the overload measurement (full size; 1 in quick mode).
 const BURSTS: usize = 5;
-
-/// The request and reply body: about 128 bytes as msgpack with named fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Req {
-    id: u64,
-    iso_code: String,
-    name: String,
-    amount: f64,
-    active: bool,
-    tags: Vec<String>,
-}
-
-fn sample_request() -> Req {
-    Req {
-        id: 1_234_567,
-        iso_code: "EUR".into(),
-        name: "Euro, single currency of the euro area; ISO 4217.".into(),
-        amount: 1_234.56,
-        active: true,
-        tags: vec!["fiat".into(), "g10".into(), "europe".into(), "ecb".into()],
-    }
-}
 
 /// The ServiceActor's handler: the request back.
 async fn echo(req: Req) -> Result<Req, ServiceError> {
